@@ -1,0 +1,167 @@
+//! `scalinglab bench`: tokens/s, model-FLOPs utilisation (MFU) and peak RSS of the real
+//! training step ([`Trainer::step`]: forward, backward, clip, AdamW) on random tokens, after a
+//! warm-up, per shape and thread count.
+//!
+//! MFU = tokens/s · exact training FLOPs per token (`model::count::flops_per_token_exact`) /
+//! peak FLOP/s, with the peak = threads × `--peak-gflops` per core (default: 250 GFLOP/s with
+//! AVX-512 — 2 FMA units × 16 f32 lanes × 2 FLOPs × ~3.9 GHz — else 125 with AVX2).
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Result;
+use candle_core::{Device, Tensor};
+use clap::Args;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::error::input_err;
+use crate::input_bail;
+use crate::model::{count, GptConfig};
+use crate::train::optim::AdamWConfig;
+use crate::train::run::Trainer;
+
+/// Arguments of `bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Shapes as n_embd x n_layer x n_head; repeat or comma-separate for several.
+    #[arg(long, value_name = "CxLxH", value_delimiter = ',', default_values_t = ["64x2x4".to_string(), "128x4x4".to_string(), "256x6x8".to_string()])]
+    pub shape: Vec<String>,
+    /// CPU threads per measurement; comma-separate for several (e.g. 1,2).
+    #[arg(long, value_name = "T", value_delimiter = ',', default_values_t = [1usize])]
+    pub threads: Vec<usize>,
+    /// Timed steps per configuration (after warm-up).
+    #[arg(long, value_name = "K", default_value_t = 10)]
+    pub steps: usize,
+    /// Warm-up steps (not timed).
+    #[arg(long, value_name = "K", default_value_t = 2)]
+    pub warmup: usize,
+    /// Context length T.
+    #[arg(long, value_name = "T", default_value_t = 128)]
+    pub block_size: usize,
+    /// Vocabulary size V.
+    #[arg(long, value_name = "V", default_value_t = 4096)]
+    pub vocab_size: usize,
+    /// Sequences per step.
+    #[arg(long, value_name = "B", default_value_t = 32)]
+    pub batch_size: usize,
+    /// Peak GFLOP/s per core for MFU (default: 250 with AVX-512, else 125).
+    #[arg(long, value_name = "GFLOPS")]
+    pub peak_gflops: Option<f64>,
+    /// One JSON object per line instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Peak RSS of this process so far (VmHWM), in MiB; None off Linux.
+pub fn peak_rss_mib() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn default_peak() -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            return 250.0;
+        }
+    }
+    125.0
+}
+
+fn parse_shape(s: &str) -> Result<(usize, usize, usize)> {
+    let p: Vec<&str> = s.split('x').collect();
+    let bad = || input_err(format!("--shape {s}: expected n_embd x n_layer x n_head, e.g. 128x4x4"));
+    if p.len() != 3 {
+        return Err(bad());
+    }
+    let n: Vec<usize> = p.iter().map(|x| x.parse::<usize>().map_err(|_| bad())).collect::<Result<_>>()?;
+    Ok((n[0], n[1], n[2]))
+}
+
+/// Runs `bench`.
+pub fn run(a: &BenchArgs) -> Result<ExitCode> {
+    if a.steps == 0 {
+        input_bail!("--steps must be at least 1");
+    }
+    let peak = a.peak_gflops.unwrap_or_else(default_peak);
+    if !a.json {
+        println!(
+            "{:>10} {:>7} {:>12} {:>7} {:>10} {:>9}",
+            "shape", "threads", "tokens/s", "MFU", "ms/step", "peak RSS"
+        );
+    }
+    for s in &a.shape {
+        let (c, l, h) = parse_shape(s)?;
+        let cfg = GptConfig {
+            vocab_size: a.vocab_size,
+            block_size: a.block_size,
+            n_layer: l,
+            n_head: h,
+            n_embd: c,
+            tie_embeddings: true,
+            bias: true,
+        };
+        cfg.validate().map_err(|e| input_err(format!("--shape {s}: {e}")))?;
+        for &threads in &a.threads {
+            if threads == 0 {
+                input_bail!("--threads must be at least 1");
+            }
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
+            // candle reads RAYON_NUM_THREADS for its matmul parallelism on every call.
+            std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
+            let (tps, ms) = pool.install(|| time_steps(&cfg, a))?;
+            let mfu = tps * count::flops_per_token_exact(&cfg) / (peak * 1e9 * threads as f64);
+            let rss = peak_rss_mib();
+            if a.json {
+                let j = serde_json::json!({
+                    "shape": s, "threads": threads, "tokens_per_second": tps, "mfu": mfu,
+                    "ms_per_step": ms, "peak_rss_mib": rss, "params_total": count::params_total(&cfg),
+                    "block_size": a.block_size, "vocab_size": a.vocab_size, "batch_size": a.batch_size,
+                    "steps": a.steps, "peak_gflops_per_core": peak,
+                });
+                println!("{j}");
+            } else {
+                println!(
+                    "{:>10} {:>7} {:>12.0} {:>6.1}% {:>10.1} {:>8.0}M",
+                    s,
+                    threads,
+                    tps,
+                    100.0 * mfu,
+                    ms,
+                    rss.unwrap_or(f64::NAN)
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Median-free simple timing: total tokens / total seconds over `steps` steps after warm-up.
+fn time_steps(cfg: &GptConfig, a: &BenchArgs) -> Result<(f64, f64)> {
+    let device = Device::Cpu;
+    let adam = AdamWConfig { beta1: 0.9, beta2: 0.95, eps: 1e-8, weight_decay: 0.1 };
+    let mut tr = Trainer::new(cfg, 0, adam, &device)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let (b, t) = (a.batch_size, a.block_size);
+    let mut batch = || -> Result<(Tensor, Tensor)> {
+        let x: Vec<u32> = (0..b * t).map(|_| rng.gen_range(0..cfg.vocab_size as u32)).collect();
+        let y: Vec<u32> = (0..b * t).map(|_| rng.gen_range(0..cfg.vocab_size as u32)).collect();
+        Ok((Tensor::from_vec(x, (b, t), &device)?, Tensor::from_vec(y, (b, t), &device)?))
+    };
+    for _ in 0..a.warmup {
+        let (x, y) = batch()?;
+        tr.step(&x, &y, 1e-3, 1.0)?;
+    }
+    let mut secs = 0.0;
+    for _ in 0..a.steps {
+        let (x, y) = batch()?;
+        let t0 = Instant::now();
+        tr.step(&x, &y, 1e-3, 1.0)?;
+        secs += t0.elapsed().as_secs_f64();
+    }
+    let tokens = (a.steps * b * t) as f64;
+    Ok((tokens / secs, 1e3 * secs / a.steps as f64))
+}

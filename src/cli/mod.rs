@@ -1,0 +1,44 @@
+//! Command line (clap derive): one file per subcommand. stdout carries data, stderr progress,
+//! logs and errors.
+
+mod bench;
+mod train;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+pub use bench::BenchArgs;
+pub use train::{parse_device, TrainArgs};
+
+/// scalinglab: scaling-law data at toy scale — train a grid of tiny GPTs, fit the laws.
+#[derive(Debug, Parser)]
+#[command(name = "scalinglab", version, about, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+const EXIT_CODES: &str = "Exit codes: 0 success; 1 a run failed or diverged (results are still written); \
+2 bad usage, config or input.";
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train one model from a config and write its result and training curve.
+    #[command(after_help = "Example: scalinglab train configs/smoke.toml --set n_embd=96")]
+    Train(TrainArgs),
+    /// Time training steps on random tokens: tokens/s, model-FLOPs utilisation, peak RSS.
+    #[command(after_help = "Example: scalinglab bench --shape 128x4x4 --threads 1 --steps 20")]
+    Bench(BenchArgs),
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Train(a) => train::run(&a),
+        Command::Bench(a) => bench::run(&a),
+    }
+}

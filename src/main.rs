@@ -1,0 +1,34 @@
+//! The `scalinglab` binary: parse the CLI, run it, map errors to exit codes.
+//!
+//! Exit codes: 0 success; 1 a run failed or diverged (results still written); 2 bad usage,
+//! config or input. A broken pipe on stdout exits 0.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+// A caching allocator: candle allocates a fresh buffer per op, and glibc's malloc returns large
+// ones to the OS (munmap) each time, so page faults dominated the naive trainer (~43% of time).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() -> ExitCode {
+    let cli = scalinglab::cli::Cli::parse();
+    match scalinglab::cli::run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            if err.chain().any(|e| {
+                e.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("Error: {err:#}");
+            if scalinglab::error::is_input_error(&err) {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}

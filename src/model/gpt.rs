@@ -1,0 +1,192 @@
+//! GPT as in nanoGPT's `model.py`: token + learned position embeddings, pre-LayerNorm blocks
+//! of causal multi-head attention and a 4× GELU MLP, a final LayerNorm, and an LM head tied to
+//! the token embedding or not. Parameter names follow GPT-2 (`wte`, `h.{i}.attn.c_attn`, ...),
+//! so checkpoints line up with nanoGPT.
+//!
+//! Shapes: B = batch, T = sequence length (≤ block_size), C = n_embd, H = n_head,
+//! hd = C / H, V = vocab_size.
+
+use std::collections::BTreeMap;
+
+use candle_core::{DType, Device, Result, Tensor, Var};
+
+use super::config::GptConfig;
+use super::init::{init_values, param_specs, ParamSpec};
+use super::ops;
+
+/// The model: its config and its parameters (candle `Var`s, sorted by name).
+pub struct Gpt {
+    /// Shape.
+    pub cfg: GptConfig,
+    /// Parameter specs in sorted name order (same order as `vars`).
+    pub specs: Vec<ParamSpec>,
+    /// Trainable parameters in sorted name order.
+    pub vars: Vec<Var>,
+    index: BTreeMap<String, usize>,
+    mask: Tensor,
+}
+
+impl Gpt {
+    /// A freshly initialised model (GPT-2 init from `seed`, see `init`).
+    pub fn new(cfg: &GptConfig, seed: u64, device: &Device) -> Result<Self> {
+        let specs = param_specs(cfg);
+        let values = init_values(&specs, seed);
+        let vars = specs
+            .iter()
+            .zip(values)
+            .map(|(s, v)| Var::from_vec(v, s.shape.clone(), device))
+            .collect::<Result<Vec<_>>>()?;
+        let index = specs.iter().enumerate().map(|(i, s)| (s.name.clone(), i)).collect();
+        let mask = ops::causal_mask(cfg.block_size, device)?;
+        Ok(Gpt { cfg: cfg.clone(), specs, vars, index, mask })
+    }
+
+    /// The parameter tensor named `name` (GPT-2 naming).
+    pub fn param(&self, name: &str) -> &Tensor {
+        let i =
+            self.index.get(name).unwrap_or_else(|| panic!("no parameter named {name}: a bug in param_specs"));
+        self.vars[*i].as_tensor()
+    }
+
+    fn param_opt(&self, name: &str) -> Option<&Tensor> {
+        self.index.get(name).map(|i| self.vars[*i].as_tensor())
+    }
+
+    /// `x @ W.T + b` for a Linear named `p`; x is (n, in), W is (out, in).
+    fn linear(&self, x: &Tensor, p: &str) -> Result<Tensor> {
+        let y = x.matmul(&self.param(&format!("{p}.weight")).t()?)?;
+        match self.param_opt(&format!("{p}.bias")) {
+            Some(b) => y.broadcast_add(b),
+            None => Ok(y),
+        }
+    }
+
+    fn layer_norm(&self, x: &Tensor, p: &str) -> Result<Tensor> {
+        ops::layer_norm(x, self.param(&format!("{p}.weight")), self.param_opt(&format!("{p}.bias")))
+    }
+
+    /// Causal self-attention of block `i` on x (B·T, C) → (B·T, C).
+    fn attn(&self, x: &Tensor, i: usize, b: usize, t: usize) -> Result<Tensor> {
+        let (c, h) = (self.cfg.n_embd, self.cfg.n_head);
+        let hd = c / h;
+        let qkv = self.linear(x, &format!("h.{i}.attn.c_attn"))?; // (B·T, 3C)
+        let qkv = qkv.reshape((b, t, 3, h, hd))?.permute((2, 0, 3, 1, 4))?; // (3, B, H, T, hd)
+        let q = qkv.get(0)?.contiguous()?; // (B, H, T, hd)
+        let k = qkv.get(1)?.contiguous()?;
+        let v = qkv.get(2)?.contiguous()?;
+        let att = (q.matmul(&k.t()?)? * (1.0 / (hd as f64).sqrt()))?; // (B, H, T, T)
+        let mask = self.mask.narrow(0, 0, t)?.narrow(1, 0, t)?;
+        let att = ops::causal_softmax(&att, &mask)?;
+        let y = att.matmul(&v)?; // (B, H, T, hd)
+        let y = y.transpose(1, 2)?.reshape((b * t, c))?; // (B·T, C)
+        self.linear(&y, &format!("h.{i}.attn.c_proj"))
+    }
+
+    /// MLP of block `i`: c_proj(gelu(c_fc(x))), (B·T, C) → (B·T, C).
+    fn mlp(&self, x: &Tensor, i: usize) -> Result<Tensor> {
+        let hid = ops::gelu(&self.linear(x, &format!("h.{i}.mlp.c_fc"))?)?; // (B·T, 4C)
+        self.linear(&hid, &format!("h.{i}.mlp.c_proj"))
+    }
+
+    /// Logits (B·T, V) for token ids `idx` (B, T) u32.
+    pub fn forward(&self, idx: &Tensor) -> Result<Tensor> {
+        let (b, t) = idx.dims2()?;
+        if t > self.cfg.block_size {
+            candle_core::bail!("sequence length {t} exceeds block_size {}", self.cfg.block_size);
+        }
+        let wte = self.param("wte.weight");
+        let tok = wte.embedding(&idx.flatten_all()?)?; // (B·T, C)
+        let pos = self.param("wpe.weight").narrow(0, 0, t)?; // (T, C)
+        let mut x =
+            tok.reshape((b, t, self.cfg.n_embd))?.broadcast_add(&pos)?.reshape((b * t, self.cfg.n_embd))?;
+        for i in 0..self.cfg.n_layer {
+            x = (&x + self.attn(&self.layer_norm(&x, &format!("h.{i}.ln_1"))?, i, b, t)?)?;
+            x = (&x + self.mlp(&self.layer_norm(&x, &format!("h.{i}.ln_2"))?, i)?)?;
+        }
+        let x = self.layer_norm(&x, "ln_f")?;
+        let head = if self.cfg.tie_embeddings { wte } else { self.param("lm_head.weight") };
+        x.matmul(&head.t()?) // (B·T, V)
+    }
+
+    /// Mean cross-entropy (nats/token) of next-token prediction: idx (B, T), targets (B, T).
+    pub fn loss(&self, idx: &Tensor, targets: &Tensor) -> Result<Tensor> {
+        let logits = self.forward(idx)?;
+        ops::cross_entropy(&logits, &targets.flatten_all()?)
+    }
+
+    /// Number of scalar parameters actually held (tests compare with `count::params_total`).
+    pub fn n_params(&self) -> usize {
+        self.vars.iter().map(|v| v.elem_count()).sum()
+    }
+
+    /// Copies every parameter out as f32 vectors (sorted name order).
+    pub fn values(&self) -> Result<Vec<Vec<f32>>> {
+        self.vars
+            .iter()
+            .map(|v| v.as_tensor().flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::count;
+
+    fn ids(v: &[u32], b: usize, t: usize) -> Tensor {
+        Tensor::from_slice(v, (b, t), &Device::Cpu).unwrap()
+    }
+
+    #[test]
+    fn param_count_matches_tensors() {
+        for tie in [true, false] {
+            let cfg = GptConfig { tie_embeddings: tie, ..GptConfig::tiny() };
+            let m = Gpt::new(&cfg, 0, &Device::Cpu).unwrap();
+            assert_eq!(m.n_params() as u64, count::params_total(&cfg));
+        }
+    }
+
+    #[test]
+    fn causal() {
+        // Changing token t+1 leaves the logits at positions ≤ t unchanged.
+        let cfg = GptConfig::tiny();
+        let m = Gpt::new(&cfg, 1, &Device::Cpu).unwrap();
+        let a: Vec<u32> = (0..16).map(|i| (i * 7 % 64) as u32).collect();
+        let mut b = a.clone();
+        b[9] = (b[9] + 5) % 64;
+        let la = m.forward(&ids(&a, 1, 16)).unwrap().to_vec2::<f32>().unwrap();
+        let lb = m.forward(&ids(&b, 1, 16)).unwrap().to_vec2::<f32>().unwrap();
+        for t in 0..9 {
+            assert_eq!(la[t], lb[t], "position {t} changed");
+        }
+        assert_ne!(la[9], lb[9]);
+    }
+
+    #[test]
+    fn loss_at_init_is_ln_vocab() {
+        let cfg = GptConfig { vocab_size: 512, ..GptConfig::tiny() };
+        let m = Gpt::new(&cfg, 2, &Device::Cpu).unwrap();
+        let x: Vec<u32> = (0..64).map(|i| (i * 37 % 512) as u32).collect();
+        let y: Vec<u32> = (0..64).map(|i| (i * 91 % 512) as u32).collect();
+        let l = m.loss(&ids(&x, 4, 16), &ids(&y, 4, 16)).unwrap().to_scalar::<f32>().unwrap() as f64;
+        assert!((l - 512f64.ln()).abs() < 0.1, "loss at init {l} vs ln V {}", 512f64.ln());
+    }
+
+    #[test]
+    fn every_parameter_gets_a_gradient() {
+        for tie in [true, false] {
+            let cfg = GptConfig { tie_embeddings: tie, ..GptConfig::tiny() };
+            let m = Gpt::new(&cfg, 3, &Device::Cpu).unwrap();
+            // Use every position and many tokens so each embedding row in use gets gradient.
+            let x: Vec<u32> = (0..64).map(|i| (i * 5 % 64) as u32).collect();
+            let y: Vec<u32> = (0..64).map(|i| (i * 3 % 64) as u32).collect();
+            let loss = m.loss(&ids(&x, 4, 16), &ids(&y, 4, 16)).unwrap();
+            let g = loss.backward().unwrap();
+            for (s, v) in m.specs.iter().zip(&m.vars) {
+                let gr = g.get(v.as_tensor()).unwrap_or_else(|| panic!("no gradient for {}", s.name));
+                let n = gr.sqr().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap();
+                assert!(n > 0.0, "zero gradient for {}", s.name);
+            }
+        }
+    }
+}

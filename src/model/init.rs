@@ -1,0 +1,139 @@
+//! Seeded GPT-2 initialisation.
+//!
+//! candle's CPU RNG cannot be seeded (`Device::Cpu.set_seed` errors) and `VarMap` is a
+//! `HashMap`, so we draw every value from a ChaCha8 stream seeded by the run's seed, visiting
+//! tensors in sorted name order. Same seed ⇒ bit-identical weights on every machine.
+//!
+//! GPT-2 / nanoGPT (`GPT._init_weights`): every weight matrix and embedding ~ N(0, 0.02),
+//! the residual projections (`attn.c_proj`, `mlp.c_proj`) ~ N(0, 0.02/√(2·n_layer)) (GPT-2
+//! paper §2.3), biases 0, LayerNorm weight 1 and bias 0.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::config::GptConfig;
+
+/// How one tensor is initialised.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Init {
+    /// N(0, std²).
+    Normal(f64),
+    /// All zeros.
+    Zeros,
+    /// All ones.
+    Ones,
+}
+
+/// One parameter: GPT-2 name, shape, initialiser, and whether AdamW decays it.
+#[derive(Debug, Clone)]
+pub struct ParamSpec {
+    /// GPT-2 / nanoGPT name, e.g. `h.0.attn.c_attn.weight`.
+    pub name: String,
+    /// Shape, PyTorch convention (`Linear.weight` is (out, in)).
+    pub shape: Vec<usize>,
+    /// Initialiser.
+    pub init: Init,
+    /// Weight decay applies (matrices only; not biases, LayerNorm or embeddings, as nanoGPT's
+    /// `configure_optimizers` for biases/LN; we also exempt embeddings, as is common).
+    pub decay: bool,
+}
+
+/// Every parameter of the model, sorted by name.
+pub fn param_specs(cfg: &GptConfig) -> Vec<ParamSpec> {
+    let c = cfg.n_embd;
+    let std = 0.02;
+    let proj_std = 0.02 / (2.0 * cfg.n_layer as f64).sqrt();
+    let mut v = Vec::new();
+    let mut push = |name: String, shape: Vec<usize>, init: Init, decay: bool| {
+        v.push(ParamSpec { name, shape, init, decay });
+    };
+    push("wte.weight".into(), vec![cfg.vocab_size, c], Init::Normal(std), false);
+    push("wpe.weight".into(), vec![cfg.block_size, c], Init::Normal(std), false);
+    let mut lns = vec!["ln_f".to_string()];
+    // (prefix, out, in, std) of every Linear.
+    let mut linears = Vec::new();
+    for i in 0..cfg.n_layer {
+        lns.push(format!("h.{i}.ln_1"));
+        lns.push(format!("h.{i}.ln_2"));
+        linears.push((format!("h.{i}.attn.c_attn"), 3 * c, c, std));
+        linears.push((format!("h.{i}.attn.c_proj"), c, c, proj_std));
+        linears.push((format!("h.{i}.mlp.c_fc"), 4 * c, c, std));
+        linears.push((format!("h.{i}.mlp.c_proj"), c, 4 * c, proj_std));
+    }
+    for p in lns {
+        push(format!("{p}.weight"), vec![c], Init::Ones, false);
+        if cfg.bias {
+            push(format!("{p}.bias"), vec![c], Init::Zeros, false);
+        }
+    }
+    for (p, out, inp, s) in linears {
+        push(format!("{p}.weight"), vec![out, inp], Init::Normal(s), true);
+        if cfg.bias {
+            push(format!("{p}.bias"), vec![out], Init::Zeros, false);
+        }
+    }
+    if !cfg.tie_embeddings {
+        push("lm_head.weight".into(), vec![cfg.vocab_size, c], Init::Normal(std), true);
+    }
+    v.sort_by(|a, b| a.name.cmp(&b.name));
+    v
+}
+
+/// Draws the initial values of every parameter (in `param_specs` order) from one seeded stream.
+pub fn init_values(specs: &[ParamSpec], seed: u64) -> Vec<Vec<f32>> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    specs
+        .iter()
+        .map(|s| {
+            let n: usize = s.shape.iter().product();
+            match s.init {
+                Init::Zeros => vec![0.0; n],
+                Init::Ones => vec![1.0; n],
+                Init::Normal(std) => (0..n).map(|_| (std * standard_normal(&mut rng)) as f32).collect(),
+            }
+        })
+        .collect()
+}
+
+/// One N(0,1) draw by the Box–Muller transform (no `rand_distr` dependency; deterministic).
+pub fn standard_normal(rng: &mut impl Rng) -> f64 {
+    let u1: f64 = 1.0 - rng.gen::<f64>(); // (0, 1], so ln is finite
+    let u2: f64 = rng.gen::<f64>();
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::count;
+
+    #[test]
+    fn spec_sizes_sum_to_the_count_formula() {
+        for (tie, bias) in [(true, true), (false, true), (true, false), (false, false)] {
+            for (c, l, h) in [(32, 1, 2), (64, 3, 4), (48, 2, 3)] {
+                let cfg = GptConfig {
+                    vocab_size: 97,
+                    block_size: 33,
+                    n_layer: l,
+                    n_head: h,
+                    n_embd: c,
+                    tie_embeddings: tie,
+                    bias,
+                };
+                let n: usize = param_specs(&cfg).iter().map(|s| s.shape.iter().product::<usize>()).sum();
+                assert_eq!(n as u64, count::params_total(&cfg), "{cfg:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn init_is_seeded() {
+        let specs = param_specs(&GptConfig::tiny());
+        assert_eq!(init_values(&specs, 7), init_values(&specs, 7));
+        assert_ne!(init_values(&specs, 7), init_values(&specs, 8));
+        // N(0, 0.02): the sample std of wte is near 0.02.
+        let v = &init_values(&specs, 1)[specs.iter().position(|s| s.name == "wte.weight").unwrap()];
+        let var = v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>() / v.len() as f64;
+        assert!((var.sqrt() - 0.02).abs() < 0.002, "std {}", var.sqrt());
+    }
+}

@@ -1,0 +1,183 @@
+//! Checkpoints: `checkpoints/ID.safetensors` (model, GPT-2/nanoGPT tensor names),
+//! `checkpoints/ID.optim.safetensors` (AdamW moments `exp_avg.NAME`, `exp_avg_sq.NAME`) and
+//! `checkpoints/ID.state.json` (step, optimizer t, loss accumulators, wall time, curve length,
+//! sha256 of both tensor files). Each file is written to a temp name and renamed; the state
+//! file goes last and names the hashes, so a torn checkpoint is detected, never trusted.
+//!
+//! Floats in the state file are stored as their IEEE bit patterns, so a resumed run continues
+//! bit-identically.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use candle_core::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::input_err;
+use crate::results::write_json_atomic;
+
+/// Loop state saved beside the tensors.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TrainState {
+    /// Run id (guards against loading another run's checkpoint).
+    pub id: String,
+    /// Next step to run.
+    pub step: u64,
+    /// AdamW t.
+    pub opt_t: u64,
+    /// Training wall seconds so far (f64 bits).
+    pub wall_seconds_bits: u64,
+    /// Sum of train losses since the last curve point (f64 bits) and their count.
+    pub loss_acc_bits: u64,
+    /// Count for `loss_acc_bits`.
+    pub loss_acc_n: u64,
+    /// Recent per-step train losses for `final_train_loss`.
+    pub recent_losses: Vec<f32>,
+    /// Curve lines written up to this step (the curve file is cut back to this on resume).
+    pub curve_lines: usize,
+    /// sha256 of the model file.
+    pub model_sha256: String,
+    /// sha256 of the optimizer file.
+    pub optim_sha256: String,
+}
+
+/// Paths of one run's checkpoint.
+#[derive(Debug, Clone)]
+pub struct CheckpointPaths {
+    /// Model tensors.
+    pub model: PathBuf,
+    /// Optimizer moments.
+    pub optim: PathBuf,
+    /// Loop state.
+    pub state: PathBuf,
+}
+
+impl CheckpointPaths {
+    /// From `checkpoints/ID.safetensors`.
+    pub fn new(model: PathBuf) -> Self {
+        let stem = model.with_extension("");
+        CheckpointPaths {
+            optim: stem.with_extension("optim.safetensors"),
+            state: stem.with_extension("state.json"),
+            model,
+        }
+    }
+
+    /// True when a checkpoint (its state file) exists.
+    pub fn exists(&self) -> bool {
+        self.state.exists()
+    }
+
+    /// Removes all three files (after the run's result is written).
+    pub fn remove(&self) {
+        for p in [&self.state, &self.model, &self.optim] {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+fn sha256_file(p: &Path) -> Result<String> {
+    let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+    Ok(format!("{:x}", Sha256::digest(&bytes)))
+}
+
+fn save_tensors(path: &Path, names: &[String], values: &[Vec<f32>], shapes: &[Vec<usize>]) -> Result<String> {
+    let mut map = HashMap::new();
+    for ((n, v), s) in names.iter().zip(values).zip(shapes) {
+        map.insert(n.clone(), Tensor::from_slice(v, s.as_slice(), &Device::Cpu)?);
+    }
+    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+    if let Some(d) = path.parent() {
+        std::fs::create_dir_all(d)?;
+    }
+    candle_core::safetensors::save(&map, &tmp).with_context(|| format!("writing {}", tmp.display()))?;
+    let sha = sha256_file(&tmp)?;
+    std::fs::rename(&tmp, path)?;
+    Ok(sha)
+}
+
+/// Writes model values, optimizer moments and state (state last).
+#[allow(clippy::too_many_arguments)]
+pub fn save(
+    paths: &CheckpointPaths,
+    names: &[String],
+    shapes: &[Vec<usize>],
+    params: &[Vec<f32>],
+    m: &[Vec<f32>],
+    v: &[Vec<f32>],
+    mut state: TrainState,
+) -> Result<()> {
+    state.model_sha256 = save_tensors(&paths.model, names, params, shapes)?;
+    let mut onames = Vec::new();
+    let mut ovals = Vec::new();
+    let mut oshapes = Vec::new();
+    for (i, n) in names.iter().enumerate() {
+        onames.push(format!("exp_avg.{n}"));
+        ovals.push(m[i].clone());
+        oshapes.push(shapes[i].clone());
+        onames.push(format!("exp_avg_sq.{n}"));
+        ovals.push(v[i].clone());
+        oshapes.push(shapes[i].clone());
+    }
+    state.optim_sha256 = save_tensors(&paths.optim, &onames, &ovals, &oshapes)?;
+    write_json_atomic(&paths.state, &state)
+}
+
+/// A loaded checkpoint.
+pub struct Loaded {
+    /// Loop state.
+    pub state: TrainState,
+    /// Parameter values in `names` order.
+    pub params: Vec<Vec<f32>>,
+    /// First moments.
+    pub m: Vec<Vec<f32>>,
+    /// Second moments.
+    pub v: Vec<Vec<f32>>,
+}
+
+/// Loads and verifies a checkpoint; anything inconsistent is an input error that says how to
+/// start over (finished results are never touched).
+pub fn load(paths: &CheckpointPaths, id: &str, names: &[String], shapes: &[Vec<usize>]) -> Result<Loaded> {
+    let corrupt = |why: String| {
+        input_err(format!(
+            "corrupt checkpoint {}: {why}; fix: delete {}, {} and {} to restart this run from step 0",
+            paths.state.display(),
+            paths.state.display(),
+            paths.model.display(),
+            paths.optim.display()
+        ))
+    };
+    let text = std::fs::read_to_string(&paths.state).map_err(|e| corrupt(e.to_string()))?;
+    let state: TrainState =
+        serde_json::from_str(&text).map_err(|e| corrupt(format!("bad state file ({e})")))?;
+    if state.id != id {
+        return Err(corrupt(format!("it belongs to run {}", state.id)));
+    }
+    for (p, want) in [(&paths.model, &state.model_sha256), (&paths.optim, &state.optim_sha256)] {
+        let got = sha256_file(p).map_err(|e| corrupt(format!("{e:#}")))?;
+        if &got != want {
+            return Err(corrupt(format!("{} has sha256 {got}, the state file expects {want}", p.display())));
+        }
+    }
+    let read = |p: &Path| -> Result<HashMap<String, Tensor>> {
+        candle_core::safetensors::load(p, &Device::Cpu).map_err(|e| corrupt(format!("{}: {e}", p.display())))
+    };
+    let model = read(&paths.model)?;
+    let optim = read(&paths.optim)?;
+    let get = |map: &HashMap<String, Tensor>, n: &str, shape: &[usize]| -> Result<Vec<f32>> {
+        let t = map.get(n).ok_or_else(|| corrupt(format!("tensor {n} is missing")))?;
+        if t.dims() != shape {
+            return Err(corrupt(format!("tensor {n} has shape {:?}, expected {shape:?}", t.dims())));
+        }
+        Ok(t.flatten_all()?.to_vec1::<f32>()?)
+    };
+    let mut out = Loaded { state, params: vec![], m: vec![], v: vec![] };
+    for (n, s) in names.iter().zip(shapes) {
+        out.params.push(get(&model, n, s)?);
+        out.m.push(get(&optim, &format!("exp_avg.{n}"), s)?);
+        out.v.push(get(&optim, &format!("exp_avg_sq.{n}"), s)?);
+    }
+    Ok(out)
+}

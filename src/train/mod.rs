@@ -1,0 +1,9 @@
+//! One training run: AdamW with decoupled decay, LR schedules, clipping, periodic eval,
+//! checkpoint/resume, divergence detection. Deterministic on CPU: same spec ⇒ same numbers.
+
+pub mod checkpoint;
+pub mod optim;
+pub mod run;
+pub mod schedule;
+
+pub use run::{train_run, Progress, RunContext};

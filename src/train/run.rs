@@ -1,0 +1,356 @@
+//! The training loop, in nanoGPT's fixed order: set lr → forward/backward → clip → step →
+//! log → eval → checkpoint → stop.
+//!
+//! Evaluation: the periodic eval uses the first `eval_sequences` of the fixed validation
+//! windows; the final validation loss uses `final_eval_sequences` windows (default 256 ×
+//! block_size tokens, e.g. 16,384 tokens at T = 64) spread evenly over the held-out stream.
+//! `final_train_loss` is the mean training loss of the last max(1, min(50, S/10)) steps.
+
+use std::collections::BTreeMap;
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use candle_core::{Device, Tensor};
+
+use super::checkpoint::{self, CheckpointPaths, TrainState};
+use super::optim::{clip_coef, global_norm, AdamW, AdamWConfig};
+use super::schedule::Schedule;
+use crate::config::spec::{RunOptions, RunSpec};
+use crate::corpus::sampler::{batch_starts, fill_batch, val_starts};
+use crate::corpus::Corpus;
+use crate::model::{count, Gpt};
+use crate::results::{write_atomic, CurvePoint, ResultsDir, RunResult, RunStatus, SCHEMA_VERSION};
+
+/// Progress of a run, for a bar.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    /// Steps done.
+    pub step: u64,
+    /// Total steps.
+    pub total: u64,
+    /// Tokens done.
+    pub tokens: u64,
+    /// Last train loss.
+    pub loss: f64,
+    /// Tokens per second this segment.
+    pub tokens_per_s: f64,
+}
+
+/// Where and how a run executes.
+pub struct RunContext<'a> {
+    /// Results store.
+    pub store: &'a ResultsDir,
+    /// Sweep name.
+    pub sweep: &'a str,
+    /// Index in the grid.
+    pub index: Option<usize>,
+    /// Device.
+    pub device: &'a Device,
+    /// Checkpoint cadence.
+    pub opts: &'a RunOptions,
+    /// Stop after this step (for tests and WSD branching: save a checkpoint there and return).
+    pub stop_at: Option<u64>,
+}
+
+/// The model plus optimizer state: one call of [`Trainer::step`] is one optimizer step
+/// (forward, backward, clip, AdamW). `bench` times exactly this.
+pub struct Trainer {
+    /// The model (its `Var`s hold the current parameters).
+    pub model: Gpt,
+    /// AdamW state.
+    pub opt: AdamW,
+    /// Host copy of the parameters (updated in place, then written to the `Var`s).
+    pub params: Vec<Vec<f32>>,
+    /// Parameter shapes, sorted name order.
+    pub shapes: Vec<Vec<usize>>,
+    grads: Vec<Vec<f32>>,
+}
+
+impl Trainer {
+    /// A fresh model (seeded init) and zeroed optimizer.
+    pub fn new(cfg: &crate::model::GptConfig, seed: u64, adam: AdamWConfig, device: &Device) -> Result<Self> {
+        let model = Gpt::new(cfg, seed, device)?;
+        let shapes: Vec<Vec<usize>> = model.specs.iter().map(|s| s.shape.clone()).collect();
+        let sizes: Vec<usize> = shapes.iter().map(|s| s.iter().product()).collect();
+        let params = model.values()?;
+        Ok(Trainer { opt: AdamW::new(adam, &sizes), params, shapes, grads: Vec::new(), model })
+    }
+
+    /// Parameter names, sorted.
+    pub fn names(&self) -> Vec<String> {
+        self.model.specs.iter().map(|s| s.name.clone()).collect()
+    }
+
+    /// Writes the host parameters into the model's `Var`s.
+    pub fn sync_vars(&self) -> Result<()> {
+        let device = self.model.vars.first().map(|v| v.device().clone()).unwrap_or(Device::Cpu);
+        for (var, (p, s)) in self.model.vars.iter().zip(self.params.iter().zip(&self.shapes)) {
+            var.set(&Tensor::from_slice(p, s.as_slice(), &device)?)?;
+        }
+        Ok(())
+    }
+
+    /// One optimizer step on inputs `x` and targets `y` (both (B, T) u32); returns the loss
+    /// before the update. `clip` ≤ 0 disables clipping.
+    pub fn step(&mut self, x: &Tensor, y: &Tensor, lr: f64, clip: f64) -> Result<f32> {
+        let loss = self.model.loss(x, y)?;
+        let loss_v = loss.to_scalar::<f32>()?;
+        let gs = loss.backward()?;
+        self.grads.clear();
+        for (var, shape) in self.model.vars.iter().zip(&self.shapes) {
+            match gs.get(var.as_tensor()) {
+                Some(g) => self.grads.push(g.flatten_all()?.to_vec1::<f32>()?),
+                None => self.grads.push(vec![0.0; shape.iter().product()]),
+            }
+        }
+        let coef = clip_coef(global_norm(&self.grads), clip);
+        self.opt.begin_step();
+        for i in 0..self.grads.len() {
+            if coef != 1.0 {
+                self.grads[i].iter_mut().for_each(|g| *g *= coef);
+            }
+            self.opt.update(i, &mut self.params[i], &self.grads[i], lr, self.model.specs[i].decay);
+        }
+        self.sync_vars()?;
+        Ok(loss_v)
+    }
+}
+
+/// Mean cross-entropy (nats/token) of the model on validation windows, in chunks of `batch`.
+pub fn eval_loss(
+    model: &Gpt,
+    tokens: &[u32],
+    starts: &[usize],
+    batch: usize,
+    device: &Device,
+) -> Result<f64> {
+    let t = model.cfg.block_size;
+    let mut total = 0.0f64;
+    for chunk in starts.chunks(batch.max(1)) {
+        let (x, y) = fill_batch(tokens, chunk, t);
+        let x = Tensor::from_vec(x, (chunk.len(), t), device)?;
+        let y = Tensor::from_vec(y, (chunk.len(), t), device)?;
+        let l = model.loss(&x, &y)?.to_scalar::<f32>()? as f64;
+        total += l * chunk.len() as f64;
+    }
+    Ok(total / starts.len() as f64)
+}
+
+fn versions() -> BTreeMap<String, String> {
+    let mut v = BTreeMap::new();
+    v.insert("scalinglab".into(), env!("CARGO_PKG_VERSION").into());
+    v.insert("candle".into(), crate::CANDLE_VERSION.into());
+    if let Some(c) = option_env!("SCALINGLAB_GIT_COMMIT") {
+        v.insert("git_commit".into(), c.into());
+    }
+    v
+}
+
+/// Threads the CPU backend uses (candle reads RAYON_NUM_THREADS).
+pub fn cpu_threads() -> usize {
+    candle_core::utils::get_num_threads()
+}
+
+/// Trains (or resumes) one run and writes its result and curve. Returns the result; a run
+/// whose result already exists is not retrained (the existing record is returned).
+pub fn train_run(
+    spec: &RunSpec,
+    corpus: &Corpus,
+    ctx: &RunContext,
+    on_progress: &mut dyn FnMut(&Progress),
+) -> Result<RunResult> {
+    let id = spec.id();
+    let store = ctx.store;
+    let result_path = store.run_path(&id);
+    if result_path.exists() {
+        let text = std::fs::read_to_string(&result_path)?;
+        return serde_json::from_str(&text).with_context(|| format!("reading {}", result_path.display()));
+    }
+    let device = ctx.device;
+    let cfg = &spec.model;
+    let adam =
+        AdamWConfig { beta1: spec.beta1, beta2: spec.beta2, eps: spec.eps, weight_decay: spec.weight_decay };
+    let mut tr = Trainer::new(cfg, spec.seed, adam, device)?;
+    let names = tr.names();
+    let shapes = tr.shapes.clone();
+    let sched = Schedule {
+        kind: spec.schedule,
+        peak: spec.learning_rate,
+        min_fraction: spec.min_lr_fraction,
+        warmup: spec.warmup_steps,
+        total: spec.max_steps,
+        cooldown_fraction: spec.cooldown_fraction,
+    };
+    let ckpt = CheckpointPaths::new(store.checkpoint_path(&id));
+    let curve_path = store.curve_path(&id);
+    let mut state = TrainState {
+        id: id.clone(),
+        step: 0,
+        opt_t: 0,
+        wall_seconds_bits: 0f64.to_bits(),
+        loss_acc_bits: 0f64.to_bits(),
+        loss_acc_n: 0,
+        recent_losses: vec![],
+        curve_lines: 0,
+        model_sha256: String::new(),
+        optim_sha256: String::new(),
+    };
+    if ckpt.exists() {
+        let l = checkpoint::load(&ckpt, &id, &names, &shapes)?;
+        state = l.state;
+        tr.params = l.params;
+        tr.opt.m = l.m;
+        tr.opt.v = l.v;
+        tr.opt.t = state.opt_t;
+        tr.sync_vars()?;
+        // Cut the curve back to what the checkpoint had seen.
+        let text = std::fs::read_to_string(&curve_path).unwrap_or_default();
+        let kept: String = text.lines().take(state.curve_lines).map(|l| format!("{l}\n")).collect();
+        write_atomic(&curve_path, kept.as_bytes())?;
+    } else if let Some(d) = curve_path.parent() {
+        std::fs::create_dir_all(d)?;
+        write_atomic(&curve_path, b"")?;
+    }
+    let mut curve = OpenOptions::new()
+        .append(true)
+        .open(&curve_path)
+        .with_context(|| format!("opening {}", curve_path.display()))?;
+
+    let t = cfg.block_size;
+    let b = spec.batch_size;
+    let vstarts = val_starts(corpus.val.len(), t, spec.final_eval_sequences.max(spec.eval_sequences));
+    let eval_starts: Vec<usize> = vstarts.iter().copied().take(spec.eval_sequences).collect();
+    let recent_n = (spec.max_steps / 10).clamp(1, 50) as usize;
+    let diverge_at = spec.divergence_factor * (cfg.vocab_size as f64).ln();
+    let mut wall = f64::from_bits(state.wall_seconds_bits);
+    let mut loss_acc = f64::from_bits(state.loss_acc_bits);
+    let seg_start = Instant::now();
+    let seg_step0 = state.step;
+    let mut last_ckpt = Instant::now();
+    let mut status = RunStatus::Ok;
+    let mut reason = None;
+    let mut step = state.step;
+    let end = ctx.stop_at.unwrap_or(spec.max_steps).min(spec.max_steps);
+    while step < end {
+        let t0 = Instant::now();
+        let lr = sched.lr_at(step);
+        let starts = batch_starts(corpus.mode, corpus.train.len(), t, b, spec.seed, step);
+        let (x, y) = fill_batch(&corpus.train, &starts, t);
+        let x = Tensor::from_vec(x, (b, t), device)?;
+        let y = Tensor::from_vec(y, (b, t), device)?;
+        let loss_v = tr.step(&x, &y, lr, spec.grad_clip)?;
+        if !loss_v.is_finite() || loss_v as f64 > diverge_at {
+            status = RunStatus::Diverged;
+            reason = Some(format!(
+                "train loss {loss_v} at step {step} (NaN/Inf or above {:.1} = {} × ln {})",
+                diverge_at, spec.divergence_factor, cfg.vocab_size
+            ));
+            break;
+        }
+        step += 1;
+        wall += t0.elapsed().as_secs_f64();
+        loss_acc += loss_v as f64;
+        state.loss_acc_n += 1;
+        state.recent_losses.push(loss_v);
+        if state.recent_losses.len() > recent_n {
+            state.recent_losses.remove(0);
+        }
+        if step % spec.eval_interval == 0 || step == spec.max_steps {
+            let val = eval_loss(&tr.model, &corpus.val, &eval_starts, b, device)?;
+            let p = CurvePoint {
+                step,
+                tokens: step * (b * t) as u64,
+                lr,
+                train_loss: loss_acc / state.loss_acc_n as f64,
+                val_loss: Some(val),
+                seconds: wall,
+            };
+            writeln!(curve, "{}", serde_json::to_string(&p)?)?;
+            curve.flush()?;
+            state.curve_lines += 1;
+            loss_acc = 0.0;
+            state.loss_acc_n = 0;
+        }
+        let seg_tokens = (step - seg_step0) * (b * t) as u64;
+        on_progress(&Progress {
+            step,
+            total: spec.max_steps,
+            tokens: step * (b * t) as u64,
+            loss: loss_v as f64,
+            tokens_per_s: seg_tokens as f64 / seg_start.elapsed().as_secs_f64().max(1e-9),
+        });
+        let by_steps = ctx.opts.checkpoint_interval > 0 && step % ctx.opts.checkpoint_interval == 0;
+        let by_time = ctx.opts.checkpoint_seconds > 0.0
+            && last_ckpt.elapsed().as_secs_f64() >= ctx.opts.checkpoint_seconds;
+        let stopping = Some(step) == ctx.stop_at && step < spec.max_steps;
+        if (by_steps || by_time || stopping) && step < spec.max_steps {
+            state.step = step;
+            state.opt_t = tr.opt.t;
+            state.wall_seconds_bits = wall.to_bits();
+            state.loss_acc_bits = loss_acc.to_bits();
+            checkpoint::save(&ckpt, &names, &shapes, &tr.params, &tr.opt.m, &tr.opt.v, state.clone())?;
+            last_ckpt = Instant::now();
+        }
+    }
+    if step < spec.max_steps && status == RunStatus::Ok {
+        // Stopped early on request (stop_at): the checkpoint holds the state; no result yet.
+        anyhow::bail!("run {id} stopped at step {step} of {} (checkpoint saved)", spec.max_steps);
+    }
+    let final_val = if status == RunStatus::Ok {
+        Some(eval_loss(
+            &tr.model,
+            &corpus.val,
+            &vstarts[..spec.final_eval_sequences.min(vstarts.len())],
+            b,
+            device,
+        )?)
+    } else {
+        None
+    };
+    let final_train = if state.recent_losses.is_empty() {
+        None
+    } else {
+        Some(state.recent_losses.iter().map(|x| *x as f64).sum::<f64>() / state.recent_losses.len() as f64)
+    };
+    let tokens = step * (b * t) as u64;
+    let result = RunResult {
+        schema_version: SCHEMA_VERSION,
+        id: id.clone(),
+        sweep: ctx.sweep.to_string(),
+        index: ctx.index,
+        spec: spec.to_map(),
+        params_total: count::params_total(cfg),
+        params_nonembedding: count::params_nonembedding(cfg),
+        tokens,
+        flops_6nd: count::flops_per_token_6n(cfg) * tokens as f64,
+        flops_exact: count::flops_per_token_exact(cfg) * tokens as f64,
+        final_train_loss: final_train,
+        final_val_loss: final_val,
+        val_bits_per_byte: match (final_val, corpus.bytes_per_token) {
+            (Some(l), Some(bpt)) => Some(l / std::f64::consts::LN_2 / bpt),
+            _ => None,
+        },
+        corpus_entropy_floor: corpus.entropy_floor,
+        status,
+        reason,
+        wall_seconds: wall,
+        tokens_per_second: if wall > 0.0 { tokens as f64 / wall } else { 0.0 },
+        device: device_name(device),
+        threads: cpu_threads(),
+        versions: versions(),
+    };
+    crate::results::write_json_atomic(&result_path, &result)?;
+    ckpt.remove();
+    Ok(result)
+}
+
+/// "cpu" or "cuda:i".
+pub fn device_name(d: &Device) -> String {
+    match d.location() {
+        candle_core::DeviceLocation::Cpu => "cpu".into(),
+        candle_core::DeviceLocation::Cuda { gpu_id } => format!("cuda:{gpu_id}"),
+        candle_core::DeviceLocation::Metal { gpu_id } => format!("metal:{gpu_id}"),
+    }
+}
