@@ -30,6 +30,11 @@ pub enum Command {
     /// Train one model from a config and write its result and training curve.
     #[command(after_help = "Example: scalinglab train configs/smoke.toml --set n_embd=96")]
     Train(TrainArgs),
+    /// Prepare, inspect or download a text corpus (tokenizer + token files + manifest).
+    #[command(
+        after_help = "Example: scalinglab corpus prepare --text ../shared/corpora/tinyshakespeare/input.txt --vocab-size 1024 --out /tmp/ts"
+    )]
+    Corpus(crate::corpus::CorpusArgs),
     /// Time training steps on random tokens: tokens/s, model-FLOPs utilisation, peak RSS.
     #[command(after_help = "Example: scalinglab bench --shape 128x4x4 --threads 1 --steps 20")]
     Bench(BenchArgs),
@@ -40,5 +45,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Train(a) => train::run(&a),
         Command::Bench(a) => bench::run(&a),
+        Command::Corpus(a) => crate::corpus::run_corpus(&a.command).map(|_| ExitCode::SUCCESS),
     }
 }

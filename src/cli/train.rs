@@ -91,6 +91,8 @@ pub fn run(a: &TrainArgs) -> Result<ExitCode> {
         (spec.max_steps as usize * spec.batch_size + 1) * spec.model.block_size + 1,
         spec.final_eval_sequences.max(spec.eval_sequences) * (spec.model.block_size + 1),
     )?;
+    crate::corpus::sampler::require_window("train", corpus.train.len(), spec.model.block_size)?;
+    crate::corpus::sampler::require_window("validation", corpus.val.len(), spec.model.block_size)?;
     let pb = run_bar(spec.tokens, &id, bars_enabled(a.quiet));
     let ctx = RunContext {
         store: &store,

@@ -232,6 +232,8 @@ pub struct CorpusMeta {
     pub vocab_size: usize,
     /// Content id.
     pub id: String,
+    /// Training tokens available (None: an unbounded generated stream).
+    pub train_tokens: Option<u64>,
 }
 
 /// Builds the corpus spec of a raw config (no data is read).
@@ -396,7 +398,7 @@ mod tests {
     }
 
     fn meta() -> CorpusMeta {
-        CorpusMeta { vocab_size: 100, id: "x".into() }
+        CorpusMeta { vocab_size: 100, id: "x".into(), train_tokens: None }
     }
 
     #[test]

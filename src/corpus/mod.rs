@@ -1,8 +1,50 @@
-//! Where tokens come from: the embedded synthetic generator or a folder written by
-//! `corpus prepare`; and the deterministic batch sampler.
+//! Where tokens come from: the embedded synthetic generator (`synthetic`) or a folder written
+//! by `corpus prepare` (text corpora: preparing, verifying, downloading), and the
+//! deterministic batch sampler.
+//!
+//! A prepared corpus is a folder:
+//!
+//! - `tokenizer.json` — Hugging Face format (`tokenizers.Tokenizer.from_file` loads it):
+//!   byte-level BPE or the byte tokenizer (`corpus::tokenizer`).
+//! - `train.bin`, `val.bin` — token ids, little-endian `u16` when the vocabulary has at most
+//!   65,536 tokens, else `u32`, no header (`corpus::shards`).
+//! - `manifest.json` — sources with sha256, tokenizer, dtype, split, sha256 and size of every
+//!   file, bytes per token, and the corpus id (`corpus::manifest`).
+//!
+//! **Token streams.** Text is cut into documents (`corpus::sources`): JSONL lines, or for text
+//! files runs of whole paragraphs of about `--doc-bytes`; a literal `<|endoftext|>` also ends
+//! a document. Each split's stream is its documents in source order, each *followed by* the
+//! `<|endoftext|>` token: `doc₁ EOT doc₂ EOT … docₙ EOT`. Training windows may cross an EOT.
+//!
+//! **Validation** is random whole documents, seeded (`corpus::split`), never a file's tail and
+//! never interleaved with training text. **Sampling** (`corpus::sampler`) is a pure function of
+//! `(seed, step)`, so resumed runs see the same batches.
 
+pub mod cli;
+pub mod download;
+pub mod load;
+pub mod manifest;
+pub mod prepare;
+pub mod recipes;
 pub mod sampler;
+pub mod shards;
+pub mod sources;
+pub mod split;
 pub mod synthetic;
+pub mod tokenizer;
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_external;
+#[cfg(test)]
+mod tests_get;
+
+pub use cli::{run_corpus, CorpusArgs, CorpusCommand, GetArgs, InfoArgs, PrepareArgs};
+pub use load::{load_prepared, verify_prepared, PreparedCorpus, TokenData};
+pub use manifest::Manifest;
+pub use prepare::{prepare, PrepareOptions};
+pub use tokenizer::{CorpusTokenizer, TokenizerKind};
 
 use anyhow::Result;
 use sha2::{Digest, Sha256};
@@ -62,6 +104,7 @@ pub fn meta(spec: &CorpusSpec) -> Result<CorpusMeta> {
         CorpusSpec::Synthetic { seed, options } => Ok(CorpusMeta {
             vocab_size: synthetic_config(options)?.vocab_size,
             id: synthetic_id(*seed, options)?,
+            train_tokens: None,
         }),
         CorpusSpec::Prepared { path } => prepared_meta(path),
     }
@@ -89,9 +132,24 @@ pub fn load(spec: &CorpusSpec, train_tokens: usize, val_tokens: usize) -> Result
 }
 
 fn prepared_meta(path: &str) -> Result<CorpusMeta> {
-    Err(input_err(format!("{path}: prepared corpora are not supported yet")))
+    // Only the manifest is read here (cheap); `load` verifies the token files' hashes.
+    let m = Manifest::read(std::path::Path::new(path))?;
+    Ok(CorpusMeta {
+        vocab_size: m.tokenizer.vocab_size,
+        id: m.corpus_id.clone(),
+        train_tokens: Some(m.train.tokens),
+    })
 }
 
 fn load_prepared_corpus(path: &str) -> Result<Corpus> {
-    Err(input_err(format!("{path}: prepared corpora are not supported yet")))
+    let p = load_prepared(std::path::Path::new(path))?;
+    Ok(Corpus {
+        vocab_size: p.vocab_size(),
+        bytes_per_token: Some(p.bytes_per_token()),
+        entropy_floor: None,
+        id: p.corpus_id().to_string(),
+        mode: SampleMode::Random,
+        train: p.train.tokens,
+        val: p.val.tokens,
+    })
 }

@@ -61,6 +61,19 @@ pub fn val_starts(n_tokens: usize, block_size: usize, n: usize) -> Vec<usize> {
     (0..n).map(|i| (i * span / n.max(1)).min(span - 1)).collect()
 }
 
+/// Checks a split is long enough for one window (`block_size + 1` tokens); the samplers
+/// assume it.
+pub fn require_window(split: &str, n_tokens: usize, block_size: usize) -> anyhow::Result<()> {
+    if block_size == 0 || n_tokens < block_size + 1 {
+        crate::input_bail!(
+            "{split} split has {n_tokens} tokens, fewer than block_size + 1 = {}; fix: lower \
+             block_size, or prepare the corpus with more text (or a larger --val-fraction)",
+            block_size + 1
+        );
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
