@@ -15,6 +15,7 @@ pub mod error;
 pub mod model;
 pub mod progress;
 pub mod results;
+pub mod sweep;
 pub mod train;
 
 /// candle version linked (kept in step with Cargo.toml; recorded in every result).

@@ -1,7 +1,8 @@
 //! The `scalinglab` binary: parse the CLI, run it, map errors to exit codes.
 //!
 //! Exit codes: 0 success; 1 a run failed or diverged (results still written); 2 bad usage,
-//! config or input. A broken pipe on stdout exits 0.
+//! config or input; 3 (`run`) the run is locked by another live process; 130 interrupted by
+//! Ctrl-C (checkpoints kept). A broken pipe on stdout exits 0.
 
 use std::process::ExitCode;
 
@@ -24,6 +25,9 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             eprintln!("Error: {err:#}");
+            if err.chain().any(|e| e.downcast_ref::<scalinglab::train::run::Interrupted>().is_some()) {
+                return ExitCode::from(130);
+            }
             if scalinglab::error::is_input_error(&err) {
                 ExitCode::from(2)
             } else {

@@ -2,6 +2,8 @@
 //! logs and errors.
 
 mod bench;
+mod run;
+mod sweep;
 mod train;
 
 use std::process::ExitCode;
@@ -35,6 +37,12 @@ pub enum Command {
         after_help = "Example: scalinglab corpus prepare --text ../shared/corpora/tinyshakespeare/input.txt --vocab-size 1024 --out /tmp/ts"
     )]
     Corpus(crate::corpus::CorpusArgs),
+    /// Train every pending run of a grid, several at once; resumable.
+    #[command(after_help = "Example: scalinglab sweep configs/quick.toml --jobs 2 --threads 1")]
+    Sweep(sweep::SweepArgs),
+    /// Train one run of a grid by index (what sweep children and Slurm array tasks run).
+    #[command(after_help = "Example: scalinglab run configs/quick.toml --index 3")]
+    Run(run::RunArgs),
     /// Time training steps on random tokens: tokens/s, model-FLOPs utilisation, peak RSS.
     #[command(after_help = "Example: scalinglab bench --shape 128x4x4 --threads 1 --steps 20")]
     Bench(BenchArgs),
@@ -45,6 +53,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Train(a) => train::run(&a),
         Command::Bench(a) => bench::run(&a),
+        Command::Run(a) => run::run(&a),
+        Command::Sweep(a) => sweep::run(&a),
         Command::Corpus(a) => crate::corpus::run_corpus(&a.command).map(|_| ExitCode::SUCCESS),
     }
 }

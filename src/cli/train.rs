@@ -8,13 +8,12 @@ use candle_core::Device;
 use clap::Args;
 
 use crate::config::load_config;
-use crate::config::spec::{resolve_run, run_options};
 use crate::error::input_err;
 use crate::input_bail;
-use crate::progress::{bars_enabled, run_bar};
-use crate::results::{ResultsDir, RunStatus};
-use crate::train::{train_run, RunContext};
-
+use crate::progress::bars_enabled;
+use crate::results::RunStatus;
+use crate::sweep::grid::expand;
+use crate::sweep::runner::{install_ctrlc, run_one, RunOutcome};
 /// Arguments of `train`.
 #[derive(Debug, Args)]
 pub struct TrainArgs {
@@ -65,6 +64,44 @@ pub fn parse_device(s: &str) -> Result<Device> {
     }
 }
 
+/// Prints a finished run's one-line summary on stderr and its JSON on stdout; exit code
+/// 0 for ok, 1 for diverged/failed.
+pub fn report_outcome(outcome: RunOutcome, out: Option<&PathBuf>) -> Result<ExitCode> {
+    let result = match outcome {
+        RunOutcome::Locked(info) => {
+            eprintln!("run is being trained by pid {} on {}; nothing to do here", info.pid, info.host);
+            return Ok(ExitCode::from(3));
+        }
+        RunOutcome::AlreadyDone(r) => {
+            eprintln!("run {} is already done (status {}); nothing to train", r.id, r.status.as_str());
+            r
+        }
+        RunOutcome::Trained(r) => r,
+    };
+    if let Some(out) = out {
+        crate::results::write_json_atomic(out, &result)?;
+    }
+    println!("{}", serde_json::to_string(&result)?);
+    let vocab = result.spec.get("vocab_size").and_then(|v| v.as_f64()).unwrap_or(f64::NAN);
+    eprintln!(
+        "run {}: status {} | params {} (non-embedding {}) | tokens {} | val loss {} nats/token (ln V = {:.3}{}) | {:.1} s, {:.0} tok/s",
+        result.id,
+        result.status.as_str(),
+        result.params_total,
+        result.params_nonembedding,
+        result.tokens,
+        result.final_val_loss.map(|l| format!("{l:.4}")).unwrap_or_else(|| "-".into()),
+        vocab.ln(),
+        result.corpus_entropy_floor.map(|f| format!(", floor {f:.3}")).unwrap_or_default(),
+        result.wall_seconds,
+        result.tokens_per_second,
+    );
+    if let Some(r) = &result.reason {
+        eprintln!("reason: {r}");
+    }
+    Ok(if result.status == RunStatus::Ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
 /// Runs `train`.
 pub fn run(a: &TrainArgs) -> Result<ExitCode> {
     let device = parse_device(&a.device)?;
@@ -77,52 +114,7 @@ pub fn run(a: &TrainArgs) -> Result<ExitCode> {
             a.config.display()
         );
     }
-    let cspec = crate::config::spec::corpus_spec(&cfg.raw, &a.config)?;
-    let meta = crate::corpus::meta(&cspec)?;
-    let spec = resolve_run(&cfg.raw, &a.config, &meta)?;
-    let opts = run_options(&cfg.raw);
-    let store = ResultsDir::new(PathBuf::from(&cfg.raw.results_dir).join(&cfg.raw.name));
-    let id = spec.id();
-    if store.run_path(&id).exists() {
-        eprintln!("run {id} is already done: {} (nothing to train)", store.run_path(&id).display());
-    }
-    let corpus = crate::corpus::load(
-        &spec.corpus,
-        (spec.max_steps as usize * spec.batch_size + 1) * spec.model.block_size + 1,
-        spec.final_eval_sequences.max(spec.eval_sequences) * (spec.model.block_size + 1),
-    )?;
-    crate::corpus::sampler::require_window("train", corpus.train.len(), spec.model.block_size)?;
-    crate::corpus::sampler::require_window("validation", corpus.val.len(), spec.model.block_size)?;
-    let pb = run_bar(spec.tokens, &id, bars_enabled(a.quiet));
-    let ctx = RunContext {
-        store: &store,
-        sweep: &cfg.raw.name,
-        index: None,
-        device: &device,
-        opts: &opts,
-        stop_at: None,
-    };
-    let result = train_run(&spec, &corpus, &ctx, &mut |p| {
-        pb.set_position(p.tokens);
-        pb.set_message(format!("loss {:.4}  {:.0} tok/s", p.loss, p.tokens_per_s));
-    })?;
-    pb.finish_and_clear();
-    if let Some(out) = &a.out {
-        crate::results::write_json_atomic(out, &result)?;
-    }
-    store.write_runs_csv()?;
-    let ln_v = (spec.model.vocab_size as f64).ln();
-    println!("{}", serde_json::to_string(&result)?);
-    eprintln!(
-        "run {id}: status {} | params {} (non-embedding {}) | tokens {} | val loss {} nats/token (ln V = {ln_v:.3}{}) | {:.1} s, {:.0} tok/s",
-        result.status.as_str(),
-        result.params_total,
-        result.params_nonembedding,
-        result.tokens,
-        result.final_val_loss.map(|l| format!("{l:.4}")).unwrap_or_else(|| "-".into()),
-        result.corpus_entropy_floor.map(|f| format!(", floor {f:.3}")).unwrap_or_default(),
-        result.wall_seconds,
-        result.tokens_per_second,
-    );
-    Ok(if result.status == RunStatus::Ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    let runs = expand(&cfg)?;
+    install_ctrlc();
+    report_outcome(run_one(&cfg, &runs, 0, &device, bars_enabled(a.quiet))?, a.out.as_ref())
 }

@@ -109,7 +109,8 @@ pub struct RawTrain {
     pub schedule: String,
     /// Final LR as a fraction of the peak (cosine and WSD end exactly there).
     pub min_lr_fraction: f64,
-    /// Linear warmup length in tokens (capped at 5% of the run; ≤ N tokens by the sweep rule).
+    /// Linear warmup length in tokens; negative (default) = N_total tokens. Capped at 5% of a
+    /// cosine run.
     pub warmup_tokens: f64,
     /// WSD: fraction of the run spent in the (1−√) cooldown.
     pub cooldown_fraction: f64,
@@ -149,7 +150,7 @@ impl Default for RawTrain {
             lr_base_width: 64,
             schedule: "cosine".into(),
             min_lr_fraction: 0.1,
-            warmup_tokens: 0.0,
+            warmup_tokens: -1.0,
             cooldown_fraction: 0.2,
             weight_decay: 0.1,
             beta1: 0.9,

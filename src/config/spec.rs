@@ -191,6 +191,12 @@ pub struct RunSpec {
     pub final_eval_sequences: usize,
     /// Divergence threshold as a multiple of ln(vocab_size).
     pub divergence_factor: f64,
+    /// IsoFLOP grids: the compute budget C this run belongs to (D = C / (6·N_total)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flops_budget: Option<f64>,
+    /// Grids by tokens per parameter: the ratio D / N this run was sized by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_per_param: Option<f64>,
 }
 
 impl RunSpec {
@@ -318,9 +324,7 @@ pub fn resolve_run(raw: &RawConfig, path: &Path, corpus: &CorpusMeta) -> Result<
             input_bail!("{f}: [train] {k} = {v} must be in [0, 1); fix: e.g. beta1 = 0.9, beta2 = 0.95, min_lr_fraction = 0.1");
         }
     }
-    for (k, v) in
-        [("weight_decay", t.weight_decay), ("grad_clip", t.grad_clip), ("warmup_tokens", t.warmup_tokens)]
-    {
+    for (k, v) in [("weight_decay", t.weight_decay), ("grad_clip", t.grad_clip)] {
         if !(v.is_finite() && v >= 0.0) {
             input_bail!("{f}: [train] {k} = {v} must be ≥ 0; fix: set train.{k} to 0 or more");
         }
@@ -348,8 +352,18 @@ pub fn resolve_run(raw: &RawConfig, path: &Path, corpus: &CorpusMeta) -> Result<
             "{f}: [train] lr_rule = \"{r}\" is unknown; fix: use \"none\", \"sqrt\" or \"inverse\""
         ),
     };
-    // Warmup: the configured tokens, capped at 5% of the run (short runs spend little on it).
-    let warmup_steps = ((t.warmup_tokens / per_step).round() as u64).min(max_steps / 20);
+    // Warmup: `warmup_tokens`, or by default (negative) N_total tokens — longer for bigger
+    // models, as their early updates are the most unstable — capped at 5% of a cosine run.
+    // WSD runs are not capped by their own length, so runs that differ only in tokens share
+    // their warmup and stable phase (sweep branching); they stop at the cooldown start.
+    let n_total = crate::model::count::params_total(&model) as f64;
+    let warmup_tokens = if t.warmup_tokens < 0.0 { n_total } else { t.warmup_tokens };
+    let mut warmup_steps = (warmup_tokens / per_step).round() as u64;
+    if schedule == ScheduleKind::Wsd {
+        warmup_steps = warmup_steps.min(max_steps.saturating_sub(1));
+    } else {
+        warmup_steps = warmup_steps.min(max_steps / 20);
+    }
     let eval_interval = if t.eval_interval > 0 { t.eval_interval as u64 } else { (max_steps / 20).max(1) };
     Ok(RunSpec {
         model,
@@ -375,6 +389,8 @@ pub fn resolve_run(raw: &RawConfig, path: &Path, corpus: &CorpusMeta) -> Result<
         eval_sequences: pos("train", "eval_sequences", t.eval_sequences)?,
         final_eval_sequences: pos("train", "final_eval_sequences", t.final_eval_sequences)?,
         divergence_factor: t.divergence_factor,
+        flops_budget: None,
+        tokens_per_param: None,
     })
 }
 

@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::fs::OpenOptions;
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -50,9 +51,26 @@ pub struct RunContext<'a> {
     pub device: &'a Device,
     /// Checkpoint cadence.
     pub opts: &'a RunOptions,
-    /// Stop after this step (for tests and WSD branching: save a checkpoint there and return).
+    /// Stop after this step (for tests: save a checkpoint there and return an error).
     pub stop_at: Option<u64>,
+    /// Set by a Ctrl-C handler: save a checkpoint and stop with [`Interrupted`].
+    pub interrupt: Option<&'a AtomicBool>,
+    /// WSD branching: (step, run id) — after `step` steps, write a checkpoint for the shorter
+    /// run `id` whose cooldown starts there (see `sweep::branch`).
+    pub branches: &'a [(u64, String)],
 }
+
+/// The run was interrupted (Ctrl-C); its checkpoint is saved.
+#[derive(Debug)]
+pub struct Interrupted(pub String);
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "run {} interrupted; checkpoint saved (re-run the same command to resume)", self.0)
+    }
+}
+
+impl std::error::Error for Interrupted {}
 
 /// The model plus optimizer state: one call of [`Trainer::step`] is one optimizer step
 /// (forward, backward, clip, AdamW). `bench` times exactly this.
@@ -254,7 +272,7 @@ pub fn train_run(
         loss_acc += loss_v as f64;
         state.loss_acc_n += 1;
         state.recent_losses.push(loss_v);
-        if state.recent_losses.len() > recent_n {
+        while state.recent_losses.len() > recent_n {
             state.recent_losses.remove(0);
         }
         if step % spec.eval_interval == 0 || step == spec.max_steps {
@@ -285,13 +303,25 @@ pub fn train_run(
         let by_time = ctx.opts.checkpoint_seconds > 0.0
             && last_ckpt.elapsed().as_secs_f64() >= ctx.opts.checkpoint_seconds;
         let stopping = Some(step) == ctx.stop_at && step < spec.max_steps;
-        if (by_steps || by_time || stopping) && step < spec.max_steps {
+        let interrupted = ctx.interrupt.is_some_and(|f| f.load(Ordering::SeqCst));
+        let branch_here: Vec<&String> = ctx.branches.iter().filter(|b| b.0 == step).map(|b| &b.1).collect();
+        if (by_steps || by_time || stopping || interrupted || !branch_here.is_empty())
+            && step < spec.max_steps
+        {
             state.step = step;
             state.opt_t = tr.opt.t;
             state.wall_seconds_bits = wall.to_bits();
             state.loss_acc_bits = loss_acc.to_bits();
-            checkpoint::save(&ckpt, &names, &shapes, &tr.params, &tr.opt.m, &tr.opt.v, state.clone())?;
-            last_ckpt = Instant::now();
+            if by_steps || by_time || stopping || interrupted {
+                checkpoint::save(&ckpt, &names, &shapes, &tr.params, &tr.opt.m, &tr.opt.v, state.clone())?;
+                last_ckpt = Instant::now();
+            }
+            for short in branch_here {
+                save_branch(store, short, &curve_path, &names, &shapes, &tr, &state)?;
+            }
+        }
+        if interrupted && step < spec.max_steps {
+            return Err(anyhow::Error::new(Interrupted(id)));
         }
     }
     if step < spec.max_steps && status == RunStatus::Ok {
@@ -344,6 +374,29 @@ pub fn train_run(
     crate::results::write_json_atomic(&result_path, &result)?;
     ckpt.remove();
     Ok(result)
+}
+
+/// WSD branching: hands the shorter run `short` this run's state at its cooldown start, as
+/// that run's own checkpoint (and the curve so far), so it resumes there and trains only its
+/// cooldown. Skipped when the short run already has a result, a lock or a checkpoint.
+fn save_branch(
+    store: &ResultsDir,
+    short: &str,
+    curve_path: &std::path::Path,
+    names: &[String],
+    shapes: &[Vec<usize>],
+    tr: &Trainer,
+    state: &TrainState,
+) -> Result<()> {
+    let paths = CheckpointPaths::new(store.checkpoint_path(short));
+    if store.run_path(short).exists() || store.lock_path(short).exists() || paths.exists() {
+        return Ok(());
+    }
+    let curve = std::fs::read_to_string(curve_path).unwrap_or_default();
+    let kept: String = curve.lines().take(state.curve_lines).map(|l| format!("{l}\n")).collect();
+    write_atomic(&store.curve_path(short), kept.as_bytes())?;
+    let st = TrainState { id: short.to_string(), ..state.clone() };
+    checkpoint::save(&paths, names, shapes, &tr.params, &tr.opt.m, &tr.opt.v, st)
 }
 
 /// "cpu" or "cuda:i".

@@ -1,0 +1,58 @@
+//! `scalinglab run CONFIG --index I`: one run of a grid — what a sweep child and a Slurm
+//! array task execute.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Args;
+
+use super::train::{parse_device, report_outcome};
+use crate::config::load_config;
+use crate::input_bail;
+use crate::progress::bars_enabled;
+use crate::sweep::grid::expand;
+use crate::sweep::runner::{install_ctrlc, run_one};
+
+/// Arguments of `run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Config file (TOML) with a [grid].
+    #[arg(value_name = "CONFIG")]
+    pub config: PathBuf,
+    /// Run index in the expanded grid (see `scalinglab plan CONFIG`).
+    #[arg(long, value_name = "I")]
+    pub index: usize,
+    /// Override a config key (the same --set as the sweep used).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// cpu, cuda[:i] (needs a build with --features cuda), or auto.
+    #[arg(long, value_name = "DEVICE", default_value = "cpu")]
+    pub device: String,
+    /// Also write the run-result JSON here.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Runs `run`. Exit codes: 0 ok or already done, 1 diverged/failed, 2 bad input, 3 the run
+/// is locked by another live process.
+pub fn run(a: &RunArgs) -> Result<ExitCode> {
+    let device = parse_device(&a.device)?;
+    let cfg = load_config(&a.config, &a.set)?;
+    let runs = expand(&cfg)?;
+    if a.index >= runs.len() {
+        input_bail!(
+            "--index {}: the grid of {} has {} runs (0..{}); fix: see `scalinglab plan {}`",
+            a.index,
+            a.config.display(),
+            runs.len(),
+            runs.len() - 1,
+            a.config.display()
+        );
+    }
+    install_ctrlc();
+    report_outcome(run_one(&cfg, &runs, a.index, &device, bars_enabled(a.quiet))?, a.out.as_ref())
+}

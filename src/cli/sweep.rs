@@ -1,0 +1,99 @@
+//! `scalinglab sweep CONFIG`: train every pending run of the grid, several at once.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Args;
+
+use crate::config::load_config;
+use crate::input_bail;
+use crate::progress::bars_enabled;
+use crate::sweep::executor::{run_sweep, SweepOptions};
+use crate::sweep::grid::expand;
+use crate::sweep::runner::{install_ctrlc, store_of};
+
+/// Arguments of `sweep`.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// Config file (TOML) with a [grid].
+    #[arg(value_name = "CONFIG")]
+    pub config: PathBuf,
+    /// Runs at once (default: one per core for runs this small).
+    #[arg(long, short, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Threads per run (default: 1; candle's CPU matmul threads).
+    #[arg(long, value_name = "T")]
+    pub threads: Option<usize>,
+    /// Override a config key for every run, e.g. --set results_dir=/tmp/r.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// cpu, cuda[:i] (needs a build with --features cuda), or auto.
+    #[arg(long, value_name = "DEVICE", default_value = "cpu")]
+    pub device: String,
+    /// Move `failed` results aside (runs/failed/) and run those again.
+    #[arg(long)]
+    pub retry_failed: bool,
+    /// No progress bars.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+/// Runs `sweep`. Exit code 0 when every run is ok, 1 when some failed or diverged, 130 when
+/// interrupted.
+pub fn run(a: &SweepArgs) -> Result<ExitCode> {
+    super::train::parse_device(&a.device)?;
+    let cfg = load_config(&a.config, &a.set)?;
+    let runs = expand(&cfg)?;
+    let store = store_of(&cfg);
+    let threads = a.threads.unwrap_or(1);
+    let jobs = a.jobs.unwrap_or_else(|| (cores() / threads).max(1));
+    if jobs == 0 || threads == 0 {
+        input_bail!("--jobs and --threads must be at least 1");
+    }
+    install_ctrlc();
+    let o = SweepOptions {
+        config: a.config.clone(),
+        sets: a.set.clone(),
+        jobs,
+        threads,
+        device: a.device.clone(),
+        bars: bars_enabled(a.quiet),
+        retry_failed: a.retry_failed,
+    };
+    eprintln!(
+        "sweep {}: {} runs in {} ({} at a time, {} thread(s) each)",
+        cfg.raw.name,
+        runs.len(),
+        store.root.display(),
+        jobs,
+        threads
+    );
+    let s = run_sweep(&cfg.raw.name, &store, &runs, &o)?;
+    if s.already_done == s.total {
+        eprintln!(
+            "all {} runs are already done; nothing to train ({})",
+            s.total,
+            store.root.join("runs.csv").display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!(
+        "sweep {}: {} trained ok, {} diverged, {} failed, {} already done, {} running elsewhere — {:.1} s",
+        cfg.raw.name, s.ok, s.diverged, s.failed, s.already_done, s.locked_elsewhere, s.wall_seconds
+    );
+    eprintln!("results: {}", store.root.join("runs.csv").display());
+    if s.interrupted {
+        let sets: String = a.set.iter().map(|x| format!(" --set {x}")).collect();
+        eprintln!(
+            "interrupted: checkpoints are kept; resume with `scalinglab sweep {}{sets}`",
+            a.config.display()
+        );
+        return Ok(ExitCode::from(130));
+    }
+    Ok(if s.failed + s.diverged > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}

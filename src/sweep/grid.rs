@@ -1,0 +1,235 @@
+//! Grid expansion: a config's `[grid]` → one [`RunSpec`] per run, in a fixed order, so run
+//! index I means the same run everywhere (local executor, Slurm array task I).
+//!
+//! ```toml
+//! [grid]
+//! shapes = ["32x2", "64x2", "96x3"]     # n_embd x n_layer (heads from head_dim), or
+//! # n_embd = [32, 64]; n_layer = [2, 4] # a cartesian product of widths and depths
+//! tokens = [1e6, 2e6, 4e6]              # absolute D, or
+//! # tokens_per_param = [5, 10, 20, 40]  # D = ratio · N (N per `params`, default total), or
+//! # flops = [1e13, 3e13]                # IsoFLOP: D = C / (6·N_total)
+//! seed = [0, 1]                         # any other [model]/[train]/[corpus] key as an axis
+//! skip_invalid = false                  # true: drop impossible combinations (listed on stderr)
+//! ```
+//!
+//! Order: shapes (outer) × token axis × other axes (sorted by key), each in the order given.
+
+use anyhow::Result;
+
+use crate::config::spec::{corpus_spec, resolve_run, set_key, typed, RunSpec};
+use crate::config::LoadedConfig;
+use crate::error::input_err;
+use crate::input_bail;
+use crate::model::count;
+
+/// Control keys of `[grid]` that are not axes.
+const CONTROL: [&str; 3] = ["skip_invalid", "params", "shapes"];
+/// The token-axis keys (at most one).
+const TOKEN_AXES: [&str; 3] = ["tokens", "tokens_per_param", "flops"];
+
+/// One expanded run.
+#[derive(Debug, Clone)]
+pub struct GridRun {
+    /// Position in the grid (the `--index` / Slurm array task id).
+    pub index: usize,
+    /// The axis values that made it (key, value), for tables and errors.
+    pub axes: Vec<(String, String)>,
+    /// The resolved spec.
+    pub spec: RunSpec,
+}
+
+/// Runs of a config: its grid expanded, or the single run of a config without `[grid]`.
+/// Impossible combinations are errors naming them, unless `skip_invalid = true`.
+pub fn expand(cfg: &LoadedConfig) -> Result<Vec<GridRun>> {
+    let f = cfg.path.display().to_string();
+    let cspec = corpus_spec(&cfg.raw, &cfg.path)?;
+    let meta = crate::corpus::meta(&cspec)?;
+    let Some(grid) = &cfg.raw.grid else {
+        return Ok(vec![GridRun { index: 0, axes: vec![], spec: resolve_run(&cfg.raw, &cfg.path, &meta)? }]);
+    };
+    let list = |k: &str, v: &toml::Value| -> Result<Vec<toml::Value>> {
+        match v {
+            toml::Value::Array(a) if a.is_empty() => {
+                input_bail!("{f}: [grid] {k} is empty; fix: give at least one value, e.g. {k} = [..]")
+            }
+            toml::Value::Array(a) => Ok(a.clone()),
+            _ => input_bail!("{f}: [grid] {k} must be a list, e.g. {k} = [{v}]"),
+        }
+    };
+    let skip_invalid = match grid.get("skip_invalid") {
+        None => false,
+        Some(toml::Value::Boolean(b)) => *b,
+        Some(_) => input_bail!("{f}: [grid] skip_invalid must be true or false"),
+    };
+    let nonembedding = match grid.get("params").and_then(|v| v.as_str()) {
+        None | Some("total") => false,
+        Some("nonembedding") => true,
+        Some(o) => input_bail!("{f}: [grid] params = \"{o}\"; fix: use \"total\" or \"nonembedding\""),
+    };
+    // Shapes: explicit list, or the product of n_embd × n_layer axes (else the [model] values).
+    let mut shapes: Vec<Vec<(String, toml::Value)>> = Vec::new();
+    if let Some(v) = grid.get("shapes") {
+        for s in list("shapes", v)? {
+            let s = s.as_str().map(str::to_string).unwrap_or_else(|| s.to_string());
+            let parts: Vec<&str> = s.split('x').collect();
+            let num = |x: &str| x.trim().parse::<i64>().ok().filter(|n| *n > 0);
+            let bad = || {
+                input_err(format!("{f}: [grid] shapes entry \"{s}\": expected \"n_embd x n_layer\" like \"64x2\" (or \"64x2x4\" with n_head)"))
+            };
+            let (c, l) = (
+                num(parts.first().copied().unwrap_or("")).ok_or_else(bad)?,
+                num(parts.get(1).copied().unwrap_or("")).ok_or_else(bad)?,
+            );
+            let mut o = vec![
+                ("n_embd".to_string(), toml::Value::Integer(c)),
+                ("n_layer".to_string(), toml::Value::Integer(l)),
+            ];
+            match parts.len() {
+                2 => {}
+                3 => o.push(("n_head".to_string(), toml::Value::Integer(num(parts[2]).ok_or_else(bad)?))),
+                _ => return Err(bad()),
+            }
+            shapes.push(o);
+        }
+    } else {
+        let widths = grid.get("n_embd").map(|v| list("n_embd", v)).transpose()?;
+        let depths = grid.get("n_layer").map(|v| list("n_layer", v)).transpose()?;
+        for w in widths.clone().unwrap_or_else(|| vec![toml::Value::Integer(cfg.raw.model.n_embd)]) {
+            for d in depths.clone().unwrap_or_else(|| vec![toml::Value::Integer(cfg.raw.model.n_layer)]) {
+                shapes.push(vec![("n_embd".to_string(), w.clone()), ("n_layer".to_string(), d)]);
+            }
+        }
+    }
+    let token_keys: Vec<&str> = TOKEN_AXES.iter().copied().filter(|k| grid.contains_key(*k)).collect();
+    if token_keys.len() > 1 {
+        input_bail!(
+            "{f}: [grid] has {}; fix: keep exactly one of tokens, tokens_per_param, flops",
+            token_keys.join(" and ")
+        );
+    }
+    let token_axis: Option<(&str, Vec<f64>)> = match token_keys.first() {
+        None => None,
+        Some(k) => {
+            let vals = list(k, &grid[*k])?
+                .iter()
+                .map(|v| match v.as_float().or_else(|| v.as_integer().map(|i| i as f64)) {
+                    Some(x) if x.is_finite() && x > 0.0 => Ok(x),
+                    _ => Err(input_err(format!("{f}: [grid] {k} value {v} must be a positive number"))),
+                })
+                .collect::<Result<Vec<f64>>>()?;
+            Some((k, vals))
+        }
+    };
+    let mut others: Vec<(String, Vec<toml::Value>)> = Vec::new();
+    for (k, v) in grid {
+        if CONTROL.contains(&k.as_str())
+            || TOKEN_AXES.contains(&k.as_str())
+            || k == "n_embd"
+            || k == "n_layer"
+        {
+            if (k == "n_embd" || k == "n_layer") && grid.contains_key("shapes") {
+                input_bail!("{f}: [grid] has both shapes and {k}; fix: list the shapes only");
+            }
+            continue;
+        }
+        others.push((k.clone(), list(k, v)?));
+    }
+    others.sort_by(|a, b| a.0.cmp(&b.0));
+    let combos = cartesian(&others);
+    let mut runs = Vec::new();
+    let mut skipped = Vec::new();
+    let token_vals: Vec<Option<f64>> = match &token_axis {
+        None => vec![None],
+        Some((_, v)) => v.iter().copied().map(Some).collect(),
+    };
+    for shape in &shapes {
+        for tv in &token_vals {
+            for combo in &combos {
+                let mut table = cfg.table.clone();
+                table.remove("grid");
+                let mut axes = Vec::new();
+                for (k, v) in shape.iter().chain(combo.iter()) {
+                    set_key(&mut table, k, v.clone(), &format!("{f}: [grid] {k}"))?;
+                    axes.push((k.clone(), v.to_string()));
+                }
+                let mut raw = typed(&table, &cfg.path)?;
+                let attempt = (|| -> Result<RunSpec> {
+                    // Resolve once for N, then size D by the token axis.
+                    let mut spec = match (token_axis.as_ref().map(|t| t.0), tv) {
+                        (Some("tokens"), Some(d)) => {
+                            raw.train.tokens = *d;
+                            resolve_run(&raw, &cfg.path, &meta)?
+                        }
+                        (Some(k), Some(x)) => {
+                            let probe = resolve_run(&raw, &cfg.path, &meta).or_else(|_| {
+                                let mut r = raw.clone();
+                                r.train.tokens = 1e12;
+                                resolve_run(&r, &cfg.path, &meta)
+                            })?;
+                            let n = if k == "tokens_per_param" && nonembedding {
+                                count::params_nonembedding(&probe.model)
+                            } else {
+                                count::params_total(&probe.model)
+                            } as f64;
+                            raw.train.tokens = if k == "flops" {
+                                x / (6.0 * count::params_total(&probe.model) as f64)
+                            } else {
+                                x * n
+                            };
+                            resolve_run(&raw, &cfg.path, &meta)?
+                        }
+                        _ => resolve_run(&raw, &cfg.path, &meta)?,
+                    };
+                    match (token_axis.as_ref().map(|t| t.0), tv) {
+                        (Some("flops"), Some(c)) => spec.flops_budget = Some(*c),
+                        (Some("tokens_per_param"), Some(r)) => spec.tokens_per_param = Some(*r),
+                        _ => {}
+                    }
+                    Ok(spec)
+                })();
+                if let (Some((k, _)), Some(v)) = (&token_axis, tv) {
+                    axes.push((k.to_string(), format!("{v}")));
+                }
+                match attempt {
+                    Ok(spec) => runs.push(GridRun { index: runs.len(), axes, spec }),
+                    Err(e) if skip_invalid && crate::error::is_input_error(&e) => {
+                        let desc: Vec<String> = axes.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                        skipped.push(format!("{} ({e:#})", desc.join(" ")));
+                    }
+                    Err(e) => {
+                        let desc: Vec<String> = axes.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                        return Err(e.context(input_err(format!(
+                            "grid run {} is impossible; fix: change the axis values or set skip_invalid = true in [grid]",
+                            desc.join(" ")
+                        ))));
+                    }
+                }
+            }
+        }
+    }
+    for s in &skipped {
+        eprintln!("skipped (skip_invalid): {s}");
+    }
+    if runs.is_empty() {
+        input_bail!("{f}: [grid] leaves no valid run; fix: check the axes");
+    }
+    Ok(runs)
+}
+
+/// All combinations of the axes, in order (the empty product is one empty combination).
+fn cartesian(axes: &[(String, Vec<toml::Value>)]) -> Vec<Vec<(String, toml::Value)>> {
+    let mut out: Vec<Vec<(String, toml::Value)>> = vec![vec![]];
+    for (k, vals) in axes {
+        out = out
+            .into_iter()
+            .flat_map(|prefix| {
+                vals.iter().map(move |v| {
+                    let mut p = prefix.clone();
+                    p.push((k.clone(), v.clone()));
+                    p
+                })
+            })
+            .collect();
+    }
+    out
+}

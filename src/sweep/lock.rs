@@ -1,0 +1,102 @@
+//! Run locks: `results/NAME/locks/ID.lock`, created with O_EXCL and holding the owner's pid and
+//! host, so two sweeps (or Slurm tasks) on one results folder never train the same run twice.
+//! A lock whose owner was on this host and is no longer alive is stale (SIGKILL, OOM): it is
+//! removed and retaken. Locks from other hosts are trusted (there is no way to check them
+//! from here); delete them by hand if that host is gone.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+/// What a lock file says.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LockInfo {
+    /// Owner process id.
+    pub pid: u32,
+    /// Owner host name.
+    pub host: String,
+}
+
+/// A held lock; removed on drop.
+#[derive(Debug)]
+pub struct LockGuard {
+    path: PathBuf,
+}
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// This machine's host name.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// True when process `pid` exists on this host.
+pub fn pid_alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Reads a lock file (None if absent or unreadable).
+pub fn read_lock(path: &Path) -> Option<LockInfo> {
+    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+}
+
+/// True when `info` names a live owner (or one on another host, which we cannot check).
+pub fn is_live(info: &LockInfo) -> bool {
+    info.host != hostname() || pid_alive(info.pid)
+}
+
+/// Takes the lock, or returns the live owner's info. A stale lock is removed and retaken.
+pub fn acquire(path: &Path) -> Result<std::result::Result<LockGuard, LockInfo>> {
+    if let Some(d) = path.parent() {
+        std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+    }
+    let me = LockInfo { pid: std::process::id(), host: hostname() };
+    for _ in 0..3 {
+        match OpenOptions::new().write(true).create_new(true).open(path) {
+            Ok(mut f) => {
+                f.write_all(serde_json::to_string(&me)?.as_bytes())?;
+                f.sync_all().ok();
+                return Ok(Ok(LockGuard { path: path.to_path_buf() }));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => match read_lock(path) {
+                Some(info) if is_live(&info) => return Ok(Err(info)),
+                // Stale (owner gone) or half-written by a dying owner: take it over.
+                _ => {
+                    let _ = std::fs::remove_file(path);
+                }
+            },
+            Err(e) => return Err(e).with_context(|| format!("creating lock {}", path.display())),
+        }
+    }
+    anyhow::bail!("could not take lock {} (it keeps reappearing)", path.display())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exclusive_and_stale() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("locks/a.lock");
+        let g = acquire(&p).unwrap().unwrap();
+        let other = acquire(&p).unwrap().unwrap_err();
+        assert_eq!(other.pid, std::process::id());
+        drop(g);
+        assert!(!p.exists());
+        // A lock left by a dead process on this host is taken over.
+        std::fs::write(&p, serde_json::to_string(&LockInfo { pid: 999_999_999, host: hostname() }).unwrap())
+            .unwrap();
+        assert!(acquire(&p).unwrap().is_ok());
+    }
+}

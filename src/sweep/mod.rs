@@ -1,0 +1,9 @@
+//! Sweeps: grid expansion into run specs with stable ids (`grid`), run locks (`lock`), WSD
+//! branching (`branch`), one run as a child process or Slurm task executes it (`runner`),
+//! the local parallel executor (`executor`), plans, status and Slurm scripts (`plan`).
+
+pub mod branch;
+pub mod executor;
+pub mod grid;
+pub mod lock;
+pub mod runner;

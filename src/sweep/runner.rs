@@ -1,0 +1,111 @@
+//! One run of a config, as `scalinglab run CONFIG --index I` (and `train`) executes it:
+//! take the run's lock, load its tokens, write branch checkpoints for shorter WSD runs, train
+//! or resume, write the result. A Slurm array task and a local sweep child run exactly this.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use anyhow::Result;
+use candle_core::Device;
+
+use super::grid::GridRun;
+use super::lock::{acquire, LockInfo};
+use crate::config::spec::run_options;
+use crate::config::LoadedConfig;
+use crate::corpus::sampler::require_window;
+use crate::progress::run_bar;
+use crate::results::{write_atomic, ResultsDir, RunResult};
+use crate::train::{train_run, RunContext};
+
+/// Set by the Ctrl-C handler; the training loop checkpoints and stops when it sees it.
+pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Installs the Ctrl-C handler (once per process).
+pub fn install_ctrlc() {
+    let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst));
+}
+
+/// How a `run` ended.
+#[derive(Debug)]
+pub enum RunOutcome {
+    /// Trained now (status inside: ok, diverged).
+    Trained(Box<RunResult>),
+    /// Its result already existed; nothing was trained.
+    AlreadyDone(Box<RunResult>),
+    /// Another live process holds its lock.
+    Locked(LockInfo),
+}
+
+/// The results folder of a config: `<results_dir>/<name>`.
+pub fn store_of(cfg: &LoadedConfig) -> ResultsDir {
+    ResultsDir::new(std::path::PathBuf::from(&cfg.raw.results_dir).join(&cfg.raw.name))
+}
+
+/// Progress file of a running run (read by the sweep's bars).
+pub fn progress_path(store: &ResultsDir, id: &str) -> std::path::PathBuf {
+    store.root.join("locks").join(format!("{id}.progress"))
+}
+
+/// Trains run `index` of `runs` (see the module doc).
+pub fn run_one(
+    cfg: &LoadedConfig,
+    runs: &[GridRun],
+    index: usize,
+    device: &Device,
+    bar: bool,
+) -> Result<RunOutcome> {
+    let run = &runs[index];
+    let spec = &run.spec;
+    let id = spec.id();
+    let store = store_of(cfg);
+    let read = |p: &std::path::Path| -> Result<Box<RunResult>> {
+        Ok(Box::new(serde_json::from_str(&std::fs::read_to_string(p)?)?))
+    };
+    if store.run_path(&id).exists() {
+        return Ok(RunOutcome::AlreadyDone(read(&store.run_path(&id))?));
+    }
+    let _lock = match acquire(&store.lock_path(&id))? {
+        Ok(g) => g,
+        Err(info) => return Ok(RunOutcome::Locked(info)),
+    };
+    if store.run_path(&id).exists() {
+        return Ok(RunOutcome::AlreadyDone(read(&store.run_path(&id))?));
+    }
+    let t = spec.model.block_size;
+    let corpus = crate::corpus::load(
+        &spec.corpus,
+        (spec.max_steps as usize * spec.batch_size + 1) * t + 1,
+        spec.final_eval_sequences.max(spec.eval_sequences) * (t + 1),
+    )?;
+    require_window("train", corpus.train.len(), t)?;
+    require_window("validation", corpus.val.len(), t)?;
+    let branches = super::branch::branch_points(runs, index);
+    let opts = run_options(&cfg.raw);
+    let pb = run_bar(spec.tokens, &id, bar);
+    let ppath = progress_path(&store, &id);
+    let mut last_write = Instant::now();
+    let ctx = RunContext {
+        store: &store,
+        sweep: &cfg.raw.name,
+        index: cfg.raw.grid.as_ref().map(|_| index),
+        device,
+        opts: &opts,
+        stop_at: None,
+        interrupt: Some(&INTERRUPTED),
+        branches: &branches,
+    };
+    let result = train_run(spec, &corpus, &ctx, &mut |p| {
+        pb.set_position(p.tokens);
+        pb.set_message(format!("loss {:.4}  {:.0} tok/s", p.loss, p.tokens_per_s));
+        if last_write.elapsed().as_secs_f64() > 0.5 {
+            let j = serde_json::json!({"tokens": p.tokens, "loss": p.loss, "tokens_per_s": p.tokens_per_s});
+            let _ = write_atomic(&ppath, j.to_string().as_bytes());
+            last_write = Instant::now();
+        }
+    });
+    let _ = std::fs::remove_file(&ppath);
+    pb.finish_and_clear();
+    let result = result?;
+    store.write_runs_csv()?;
+    Ok(RunOutcome::Trained(Box::new(result)))
+}
