@@ -112,7 +112,7 @@ pub fn run(a: &BenchArgs) -> Result<ExitCode> {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
             // candle reads RAYON_NUM_THREADS for its matmul parallelism on every call.
             std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
-            let (tps, ms) = pool.install(|| time_steps(&cfg, a))?;
+            let (tps, ms) = pool.install(|| time_steps(&cfg, a.batch_size, a.warmup, a.steps))?;
             let mfu = tps * count::flops_per_token_exact(&cfg) / (peak * 1e9 * threads as f64);
             let rss = peak_rss_mib();
             if a.json {
@@ -139,29 +139,30 @@ pub fn run(a: &BenchArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Median-free simple timing: total tokens / total seconds over `steps` steps after warm-up.
-fn time_steps(cfg: &GptConfig, a: &BenchArgs) -> Result<(f64, f64)> {
+/// Tokens/s and ms/step of the real training step: total tokens / total seconds over `steps`
+/// steps after `warmup` untimed ones, on random tokens (context = cfg.block_size).
+pub fn time_steps(cfg: &GptConfig, batch_size: usize, warmup: usize, steps: usize) -> Result<(f64, f64)> {
     let device = Device::Cpu;
     let adam = AdamWConfig { beta1: 0.9, beta2: 0.95, eps: 1e-8, weight_decay: 0.1 };
     let mut tr = Trainer::new(cfg, 0, adam, &device)?;
     let mut rng = ChaCha8Rng::seed_from_u64(0);
-    let (b, t) = (a.batch_size, a.block_size);
+    let (b, t) = (batch_size, cfg.block_size);
     let mut batch = || -> Result<(Tensor, Tensor)> {
         let x: Vec<u32> = (0..b * t).map(|_| rng.gen_range(0..cfg.vocab_size as u32)).collect();
         let y: Vec<u32> = (0..b * t).map(|_| rng.gen_range(0..cfg.vocab_size as u32)).collect();
         Ok((Tensor::from_vec(x, (b, t), &device)?, Tensor::from_vec(y, (b, t), &device)?))
     };
-    for _ in 0..a.warmup {
+    for _ in 0..warmup {
         let (x, y) = batch()?;
         tr.step(&x, &y, 1e-3, 1.0)?;
     }
     let mut secs = 0.0;
-    for _ in 0..a.steps {
+    for _ in 0..steps {
         let (x, y) = batch()?;
         let t0 = Instant::now();
         tr.step(&x, &y, 1e-3, 1.0)?;
         secs += t0.elapsed().as_secs_f64();
     }
-    let tokens = (a.steps * b * t) as f64;
-    Ok((tokens / secs, 1e3 * secs / a.steps as f64))
+    let tokens = (steps * b * t) as f64;
+    Ok((tokens / secs, 1e3 * secs / steps as f64))
 }

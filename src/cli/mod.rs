@@ -2,7 +2,9 @@
 //! logs and errors.
 
 mod bench;
+mod plan;
 mod run;
+mod status;
 mod sweep;
 mod train;
 
@@ -37,6 +39,16 @@ pub enum Command {
         after_help = "Example: scalinglab corpus prepare --text ../shared/corpora/tinyshakespeare/input.txt --vocab-size 1024 --out /tmp/ts"
     )]
     Corpus(crate::corpus::CorpusArgs),
+    /// Show the runs a config expands to: sizes, FLOPs, epochs, estimated time; or a Slurm script.
+    #[command(
+        after_help = "Examples:\n  scalinglab plan configs/quick.toml\n  scalinglab plan configs/quick.toml --slurm --partition cpu --time 01:00:00 > sweep.sbatch"
+    )]
+    Plan(plan::PlanArgs),
+    /// Done / running / partial / pending per run, with an ETA.
+    #[command(
+        after_help = "Examples:\n  scalinglab status configs/quick.toml\n  scalinglab status results/quick"
+    )]
+    Status(status::StatusArgs),
     /// Train every pending run of a grid, several at once; resumable.
     #[command(after_help = "Example: scalinglab sweep configs/quick.toml --jobs 2 --threads 1")]
     Sweep(sweep::SweepArgs),
@@ -55,6 +67,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Bench(a) => bench::run(&a),
         Command::Run(a) => run::run(&a),
         Command::Sweep(a) => sweep::run(&a),
+        Command::Plan(a) => plan::run(&a),
+        Command::Status(a) => status::run(&a),
         Command::Corpus(a) => crate::corpus::run_corpus(&a.command).map(|_| ExitCode::SUCCESS),
     }
 }

@@ -6,4 +6,5 @@ pub mod branch;
 pub mod executor;
 pub mod grid;
 pub mod lock;
+pub mod plan;
 pub mod runner;

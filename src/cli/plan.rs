@@ -1,0 +1,210 @@
+//! `scalinglab plan CONFIG`: the runs a config expands to, their sizes, FLOPs and estimated
+//! time; `--slurm` prints an sbatch job-array script instead.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Args, ValueEnum};
+
+use crate::config::load_config;
+use crate::sweep::grid::expand;
+use crate::sweep::plan::{rows, slurm_script, warnings, SlurmOptions};
+use crate::sweep::runner::store_of;
+
+/// Output format.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Format {
+    /// Aligned table.
+    Table,
+    /// One JSON object: runs, totals, warnings.
+    Json,
+}
+
+/// Arguments of `plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Config file (TOML).
+    #[arg(value_name = "CONFIG")]
+    pub config: PathBuf,
+    /// Override a config key, e.g. --set results_dir=/tmp/r.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// table or json.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Runs at once, for the ETA.
+    #[arg(long, short, value_name = "N", default_value_t = 2)]
+    pub jobs: usize,
+    /// Skip the quick throughput measurement (no time estimates).
+    #[arg(long)]
+    pub no_measure: bool,
+    /// Print an sbatch script for a Slurm job array over the pending runs.
+    #[arg(long)]
+    pub slurm: bool,
+    /// Slurm partition.
+    #[arg(long, value_name = "P")]
+    pub partition: Option<String>,
+    /// Slurm time limit per task, e.g. 02:00:00.
+    #[arg(long, value_name = "T")]
+    pub time: Option<String>,
+    /// CPUs per task (sets RAYON_NUM_THREADS).
+    #[arg(long, value_name = "C", default_value_t = 1)]
+    pub cpus_per_task: usize,
+    /// GPUs per task (the tasks then run with --device cuda).
+    #[arg(long, value_name = "G")]
+    pub gpus: Option<usize>,
+    /// At most K array tasks at once.
+    #[arg(long, value_name = "K")]
+    pub max_parallel: Option<usize>,
+    /// Memory per task, e.g. 2G.
+    #[arg(long, value_name = "M")]
+    pub mem: Option<String>,
+}
+
+fn human(x: f64) -> String {
+    if x >= 1e9 {
+        format!("{:.2}G", x / 1e9)
+    } else if x >= 1e6 {
+        format!("{:.2}M", x / 1e6)
+    } else if x >= 1e3 {
+        format!("{:.1}k", x / 1e3)
+    } else {
+        format!("{x:.0}")
+    }
+}
+
+fn hms(s: f64) -> String {
+    let s = s.max(0.0) as u64;
+    format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
+}
+
+/// Runs `plan`.
+pub fn run(a: &PlanArgs) -> Result<ExitCode> {
+    let cfg = load_config(&a.config, &a.set)?;
+    let runs = expand(&cfg)?;
+    let store = store_of(&cfg);
+    let meta = crate::corpus::meta(&runs[0].spec.corpus)?;
+    if a.slurm {
+        let pending: Vec<usize> =
+            runs.iter().filter(|r| !store.run_path(&r.spec.id()).exists()).map(|r| r.index).collect();
+        if pending.is_empty() {
+            eprintln!("all {} runs are done; the script would have nothing to do", runs.len());
+            return Ok(ExitCode::SUCCESS);
+        }
+        let exe = std::env::current_exe()?.display().to_string();
+        let wd = std::env::current_dir()?.display().to_string();
+        let logs = store.root.join("logs");
+        std::fs::create_dir_all(&logs)?;
+        let o = SlurmOptions {
+            partition: a.partition.clone(),
+            time: a.time.clone(),
+            cpus_per_task: a.cpus_per_task,
+            gpus: a.gpus,
+            max_parallel: a.max_parallel,
+            mem: a.mem.clone(),
+        };
+        let cfg_path = a.config.display().to_string();
+        print!(
+            "{}",
+            slurm_script(
+                &cfg.raw.name,
+                &exe,
+                &wd,
+                &cfg_path,
+                &a.set,
+                &logs.display().to_string(),
+                &pending,
+                &o
+            )
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    // Quick throughput: time a few steps of the median-size run (1 thread) and assume the same
+    // FLOP rate for every run (small models reach a lower rate: the estimate is optimistic
+    // for the smallest runs).
+    let rate = if a.no_measure {
+        None
+    } else {
+        let mut by_size: Vec<&crate::sweep::grid::GridRun> = runs.iter().collect();
+        by_size.sort_by_key(|r| crate::model::count::params_total(&r.spec.model));
+        let mid = &by_size[by_size.len() / 2].spec;
+        std::env::set_var("RAYON_NUM_THREADS", "1");
+        let (tps, _) = super::bench::time_steps(&mid.model, mid.batch_size, 1, 3)?;
+        Some(tps * crate::model::count::flops_per_token_exact(&mid.model))
+    };
+    let rows = rows(&runs, &store, meta.train_tokens, rate);
+    let warns = warnings(&runs, &rows);
+    let total_flops: f64 = rows.iter().map(|r| r.flops_6nd).sum();
+    let pending_secs: Option<f64> = rate
+        .map(|_| rows.iter().filter(|r| !r.state.starts_with("done")).filter_map(|r| r.est_seconds).sum());
+    let eta = pending_secs.map(|s| s / a.jobs.max(1) as f64);
+    match a.format {
+        Format::Json => {
+            let j = serde_json::json!({
+                "name": cfg.raw.name, "runs": rows, "warnings": warns,
+                "totals": {"runs": rows.len(), "flops_6nd": total_flops,
+                    "flops_exact": rows.iter().map(|r| r.flops_exact).sum::<f64>(),
+                    "flops_saved_wsd": crate::sweep::branch::flops_saved(&runs),
+                    "measured_flops_per_second": rate, "pending_cpu_seconds": pending_secs,
+                    "eta_seconds": eta, "jobs": a.jobs},
+            });
+            println!("{}", serde_json::to_string_pretty(&j)?);
+        }
+        Format::Table => {
+            println!(
+                "{:>4} {:16} {:>6} {:>3} {:>3} {:>8} {:>8} {:>8} {:>7} {:>6} {:>9} {:>10} {:>9} state",
+                "idx",
+                "id",
+                "n_embd",
+                "L",
+                "H",
+                "N_total",
+                "N_nonemb",
+                "tokens",
+                "D/N",
+                "epochs",
+                "lr",
+                "FLOPs(6ND)",
+                "est"
+            );
+            for r in &rows {
+                println!(
+                    "{:>4} {:16} {:>6} {:>3} {:>3} {:>8} {:>8} {:>8} {:>7.2} {:>6} {:>9.2e} {:>10.3e} {:>9} {}",
+                    r.index,
+                    r.id,
+                    r.n_embd,
+                    r.n_layer,
+                    r.n_head,
+                    human(r.params_total as f64),
+                    human(r.params_nonembedding as f64),
+                    human(r.tokens as f64),
+                    r.tokens_per_param,
+                    r.epochs.map(|e| format!("{e:.2}")).unwrap_or_else(|| "fresh".into()),
+                    r.learning_rate,
+                    r.flops_6nd,
+                    r.est_seconds.map(hms).unwrap_or_else(|| "-".into()),
+                    r.state
+                );
+            }
+            println!(
+                "total: {} runs, {:.3e} FLOPs (6ND){}",
+                rows.len(),
+                total_flops,
+                match (rate, eta) {
+                    (Some(r), Some(e)) => format!(
+                        ", measured {:.2} GFLOP/s per run process, ETA {} with {} job(s)",
+                        r / 1e9,
+                        hms(e),
+                        a.jobs
+                    ),
+                    _ => String::new(),
+                }
+            );
+            for w in &warns {
+                println!("warning: {w}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

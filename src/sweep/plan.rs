@@ -1,0 +1,238 @@
+//! Plans: the table of runs a config expands to, with sizes, FLOPs, epochs over the corpus and
+//! an estimated time from a quick measured throughput; warnings about grids that cannot
+//! identify what will be fitted; the Slurm job-array script.
+
+use serde::Serialize;
+
+use super::branch;
+use super::grid::GridRun;
+use crate::model::count;
+use crate::results::ResultsDir;
+
+/// One row of the plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanRow {
+    /// Grid index.
+    pub index: usize,
+    /// Run id.
+    pub id: String,
+    /// Width.
+    pub n_embd: usize,
+    /// Depth.
+    pub n_layer: usize,
+    /// Heads.
+    pub n_head: usize,
+    /// All parameters (Chinchilla N).
+    pub params_total: u64,
+    /// Non-embedding parameters (Kaplan N).
+    pub params_nonembedding: u64,
+    /// Training tokens D.
+    pub tokens: u64,
+    /// D / N_total.
+    pub tokens_per_param: f64,
+    /// Passes over the training split (None: a fresh synthetic stream, never repeated).
+    pub epochs: Option<f64>,
+    /// Peak learning rate after the width rule.
+    pub learning_rate: f64,
+    /// 6·N·D.
+    pub flops_6nd: f64,
+    /// Exact forward+backward FLOPs.
+    pub flops_exact: f64,
+    /// Estimated seconds on one process at the measured FLOP rate.
+    pub est_seconds: Option<f64>,
+    /// done-ok / done-diverged / done-failed / partial / pending.
+    pub state: String,
+}
+
+/// Builds the rows. `flop_rate` is the measured exact FLOP/s of one run process.
+pub fn rows(
+    runs: &[GridRun],
+    store: &ResultsDir,
+    train_tokens: Option<u64>,
+    flop_rate: Option<f64>,
+) -> Vec<PlanRow> {
+    runs.iter()
+        .map(|r| {
+            let s = &r.spec;
+            let id = s.id();
+            let n = count::params_total(&s.model);
+            let fe = count::flops_per_token_exact(&s.model) * s.tokens as f64;
+            let state = match std::fs::read_to_string(store.run_path(&id)) {
+                Ok(t) => match serde_json::from_str::<serde_json::Value>(&t) {
+                    Ok(v) => format!("done-{}", v["status"].as_str().unwrap_or("?")),
+                    Err(_) => "done-?".into(),
+                },
+                Err(_) if store.checkpoint_path(&id).with_extension("state.json").exists() => {
+                    "partial".into()
+                }
+                Err(_) => "pending".into(),
+            };
+            PlanRow {
+                index: r.index,
+                id,
+                n_embd: s.model.n_embd,
+                n_layer: s.model.n_layer,
+                n_head: s.model.n_head,
+                params_total: n,
+                params_nonembedding: count::params_nonembedding(&s.model),
+                tokens: s.tokens,
+                tokens_per_param: s.tokens as f64 / n as f64,
+                epochs: train_tokens.map(|t| s.tokens as f64 / t.max(1) as f64),
+                learning_rate: s.learning_rate,
+                flops_6nd: count::flops_per_token_6n(&s.model) * s.tokens as f64,
+                flops_exact: fe,
+                est_seconds: flop_rate.map(|r| fe / r),
+                state,
+            }
+        })
+        .collect()
+}
+
+/// Warnings: corpus repeats, and grids that cannot identify the fitted exponents (issue #8:
+/// fewer than 3 token budgets per size, N span under 10×, most runs under 1 or over 100
+/// tokens per parameter).
+pub fn warnings(runs: &[GridRun], rows: &[PlanRow]) -> Vec<String> {
+    let mut w = Vec::new();
+    for r in rows {
+        if let Some(e) = r.epochs.filter(|e| *e > 4.0) {
+            w.push(format!("run #{} ({}) repeats the corpus {e:.1} times (> 4 epochs): losses will show overfitting, not scaling", r.index, r.id));
+        }
+    }
+    let mut by_size: std::collections::BTreeMap<u64, std::collections::BTreeSet<u64>> = Default::default();
+    for r in rows {
+        by_size.entry(r.params_total).or_default().insert(r.tokens);
+    }
+    let few: Vec<String> = by_size
+        .iter()
+        .filter(|(_, d)| d.len() < 3)
+        .map(|(n, d)| format!("N={n} ({} budget(s))", d.len()))
+        .collect();
+    if !few.is_empty() && runs.len() > 1 {
+        w.push(format!(
+            "fewer than 3 token budgets at {}: B and β (the data term) are poorly determined there",
+            few.join(", ")
+        ));
+    }
+    let (nmin, nmax) =
+        rows.iter().fold((u64::MAX, 0), |(a, b), r| (a.min(r.params_total), b.max(r.params_total)));
+    if runs.len() > 1 && nmax < 10 * nmin {
+        w.push(format!(
+            "N spans only {:.1}× ({nmin} to {nmax}): α and the compute-optimal exponents need ≥ 10×",
+            nmax as f64 / nmin.max(1) as f64
+        ));
+    }
+    let low = rows.iter().filter(|r| r.tokens_per_param < 1.0).count();
+    let high = rows.iter().filter(|r| r.tokens_per_param > 100.0).count();
+    if runs.len() > 1 && 2 * low > rows.len() {
+        w.push(format!(
+            "{low} of {} runs have under 1 token per parameter: data-limited, α and E will not be determined",
+            rows.len()
+        ));
+    }
+    if runs.len() > 1 && 2 * high > rows.len() {
+        w.push(format!(
+            "{high} of {} runs have over 100 tokens per parameter: model-limited, β will not be determined",
+            rows.len()
+        ));
+    }
+    let saved = branch::flops_saved(runs);
+    if saved > 0.0 {
+        let total: f64 = rows.iter().map(|r| r.flops_6nd).sum();
+        w.push(format!(
+            "WSD branching saves {saved:.3e} of {total:.3e} FLOPs (6ND) ({:.0}%)",
+            100.0 * saved / total
+        ));
+    }
+    w
+}
+
+/// Compresses sorted indices into Slurm's array syntax: 0-3,5,7-9.
+pub fn array_ranges(idx: &[usize]) -> String {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i;
+        while j + 1 < idx.len() && idx[j + 1] == idx[j] + 1 {
+            j += 1;
+        }
+        out.push(if i == j { idx[i].to_string() } else { format!("{}-{}", idx[i], idx[j]) });
+        i = j + 1;
+    }
+    out.join(",")
+}
+
+/// Options of the Slurm script.
+#[derive(Debug, Clone, Default)]
+pub struct SlurmOptions {
+    /// --partition
+    pub partition: Option<String>,
+    /// --time
+    pub time: Option<String>,
+    /// --cpus-per-task (and RAYON_NUM_THREADS)
+    pub cpus_per_task: usize,
+    /// --gpus per task
+    pub gpus: Option<usize>,
+    /// At most this many tasks at once (%K).
+    pub max_parallel: Option<usize>,
+    /// --mem per task
+    pub mem: Option<String>,
+}
+
+/// An sbatch script for a job array over `pending` runs; each task runs
+/// `scalinglab run CONFIG --index $SLURM_ARRAY_TASK_ID` (results are one file per run, so
+/// tasks on a shared filesystem never collide; nothing depends on `sacct`).
+#[allow(clippy::too_many_arguments)]
+pub fn slurm_script(
+    name: &str,
+    exe: &str,
+    workdir: &str,
+    config: &str,
+    sets: &[String],
+    logs: &str,
+    pending: &[usize],
+    o: &SlurmOptions,
+) -> String {
+    let q = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
+    let mut s = String::from("#!/bin/bash\n");
+    s.push_str(&format!("#SBATCH --job-name=scalinglab-{name}\n"));
+    let par = o.max_parallel.map(|k| format!("%{k}")).unwrap_or_default();
+    s.push_str(&format!("#SBATCH --array={}{par}\n", array_ranges(pending)));
+    s.push_str(&format!("#SBATCH --cpus-per-task={}\n", o.cpus_per_task.max(1)));
+    if let Some(p) = &o.partition {
+        s.push_str(&format!("#SBATCH --partition={p}\n"));
+    }
+    if let Some(t) = &o.time {
+        s.push_str(&format!("#SBATCH --time={t}\n"));
+    }
+    if let Some(g) = o.gpus {
+        s.push_str(&format!("#SBATCH --gpus={g}\n"));
+    }
+    if let Some(m) = &o.mem {
+        s.push_str(&format!("#SBATCH --mem={m}\n"));
+    }
+    s.push_str(&format!("#SBATCH --output={logs}/slurm-%A_%a.out\n"));
+    s.push_str("# Generated by `scalinglab plan --slurm`. Each task trains one run and writes\n");
+    s.push_str("# results/NAME/runs/ID.json; rerunning the script skips finished runs.\n");
+    s.push_str("set -euo pipefail\n");
+    s.push_str(&format!("cd {}\n", q(workdir)));
+    s.push_str("export RAYON_NUM_THREADS=\"${SLURM_CPUS_PER_TASK:-1}\"\n");
+    let device = if o.gpus.is_some() { " --device cuda" } else { "" };
+    let sets: String = sets.iter().map(|x| format!(" --set {}", q(x))).collect();
+    s.push_str(&format!(
+        "exec {} run {} --index \"$SLURM_ARRAY_TASK_ID\" --quiet{device}{sets}\n",
+        q(exe),
+        q(config)
+    ));
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(array_ranges(&[0, 1, 2, 3, 5, 7, 8, 9]), "0-3,5,7-9");
+        assert_eq!(array_ranges(&[4]), "4");
+    }
+}
