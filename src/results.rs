@@ -88,8 +88,12 @@ pub struct RunResult {
     pub device: String,
     /// Threads used by the CPU backend (RAYON_NUM_THREADS).
     pub threads: usize,
-    /// Versions: scalinglab, candle, rustc, git commit if known.
+    /// Versions: scalinglab, candle, git commit if known.
     pub versions: BTreeMap<String, String>,
+    /// Step this process started at: 0 from scratch, else resumed from a checkpoint (after an
+    /// interruption, or a WSD branch handed over by the group's longest run).
+    #[serde(default)]
+    pub resumed_from_step: u64,
 }
 
 impl RunResult {

@@ -35,6 +35,10 @@ pub struct RunArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Exit with this code instead of 0 when the run was already done (the sweep executor
+    /// uses it to count what it really trained).
+    #[arg(long, hide = true, value_name = "CODE")]
+    pub done_exit_code: Option<u8>,
 }
 
 /// Runs `run`. Exit codes: 0 ok or already done, 1 diverged/failed, 2 bad input, 3 the run
@@ -54,5 +58,9 @@ pub fn run(a: &RunArgs) -> Result<ExitCode> {
         );
     }
     install_ctrlc();
-    report_outcome(run_one(&cfg, &runs, a.index, &device, bars_enabled(a.quiet))?, a.out.as_ref())
+    report_outcome(
+        run_one(&cfg, &runs, a.index, &device, bars_enabled(a.quiet))?,
+        a.out.as_ref(),
+        a.done_exit_code,
+    )
 }

@@ -66,7 +66,8 @@ pub fn parse_device(s: &str) -> Result<Device> {
 
 /// Prints a finished run's one-line summary on stderr and its JSON on stdout; exit code
 /// 0 for ok, 1 for diverged/failed.
-pub fn report_outcome(outcome: RunOutcome, out: Option<&PathBuf>) -> Result<ExitCode> {
+pub fn report_outcome(outcome: RunOutcome, out: Option<&PathBuf>, done_code: Option<u8>) -> Result<ExitCode> {
+    let mut already = false;
     let result = match outcome {
         RunOutcome::Locked(info) => {
             eprintln!("run is being trained by pid {} on {}; nothing to do here", info.pid, info.host);
@@ -74,6 +75,7 @@ pub fn report_outcome(outcome: RunOutcome, out: Option<&PathBuf>) -> Result<Exit
         }
         RunOutcome::AlreadyDone(r) => {
             eprintln!("run {} is already done (status {}); nothing to train", r.id, r.status.as_str());
+            already = true;
             r
         }
         RunOutcome::Trained(r) => r,
@@ -99,22 +101,27 @@ pub fn report_outcome(outcome: RunOutcome, out: Option<&PathBuf>) -> Result<Exit
     if let Some(r) = &result.reason {
         eprintln!("reason: {r}");
     }
-    Ok(if result.status == RunStatus::Ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(match (already, done_code) {
+        (true, Some(c)) => ExitCode::from(c),
+        _ if result.status == RunStatus::Ok => ExitCode::SUCCESS,
+        _ => ExitCode::from(1),
+    })
 }
 
 /// Runs `train`.
 pub fn run(a: &TrainArgs) -> Result<ExitCode> {
     let device = parse_device(&a.device)?;
     let cfg = load_config(&a.config, &a.set)?;
-    if cfg.raw.grid.is_some() {
-        input_bail!(
-            "{}: has a [grid]; fix: use `scalinglab sweep {}` for the whole grid, or `scalinglab run {} --index I` for one run",
-            a.config.display(),
-            a.config.display(),
+    let mut cfg = cfg;
+    if cfg.raw.grid.take().is_some() {
+        cfg.table.remove("grid");
+        eprintln!(
+            "{}: training one model from the base [model]/[train] values; [grid] is ignored \
+             (use `scalinglab sweep` for the grid, or `scalinglab run --index I` for one of its runs)",
             a.config.display()
         );
     }
     let runs = expand(&cfg)?;
     install_ctrlc();
-    report_outcome(run_one(&cfg, &runs, 0, &device, bars_enabled(a.quiet))?, a.out.as_ref())
+    report_outcome(run_one(&cfg, &runs, 0, &device, bars_enabled(a.quiet))?, a.out.as_ref(), None)
 }

@@ -64,6 +64,9 @@ pub struct SweepSummary {
     pub wall_seconds: f64,
 }
 
+/// Exit code a child uses for "already done by someone else" (`run --done-exit-code`).
+const DONE_CODE: i32 = 4;
+
 struct Active {
     index: usize,
     child: Child,
@@ -103,6 +106,7 @@ pub fn failed_result(sweep: &str, run: &GridRun, reason: String) -> RunResult {
         device: String::new(),
         threads: 0,
         versions: BTreeMap::new(),
+        resumed_from_step: 0,
     }
 }
 
@@ -186,6 +190,7 @@ pub fn run_sweep(
             let logf = OpenOptions::new().create(true).append(true).open(&log)?;
             let mut cmd = Command::new(&exe);
             cmd.arg("run").arg(&o.config).arg("--index").arg(i.to_string()).arg("--quiet");
+            cmd.arg("--done-exit-code").arg(DONE_CODE.to_string());
             cmd.arg("--device").arg(&o.device);
             for s in &o.sets {
                 cmd.arg("--set").arg(s);
@@ -215,6 +220,7 @@ pub fn run_sweep(
             done_flops += flops(a.index);
             match (status.code(), store.run_path(&id).exists()) {
                 (Some(3), _) => sum.locked_elsewhere += 1,
+                (Some(DONE_CODE), _) => sum.already_done += 1,
                 (_, true) => {
                     let r: RunResult = serde_json::from_str(&std::fs::read_to_string(store.run_path(&id))?)?;
                     match r.status {

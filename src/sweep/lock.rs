@@ -18,6 +18,10 @@ pub struct LockInfo {
     pub pid: u32,
     /// Owner host name.
     pub host: String,
+    /// Owner's start time (clock ticks since boot, /proc/PID/stat field 22), so a reused pid
+    /// is not mistaken for the owner.
+    #[serde(default)]
+    pub start_time: Option<u64>,
 }
 
 /// A held lock; removed on drop.
@@ -40,9 +44,23 @@ pub fn hostname() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
-/// True when process `pid` exists on this host.
-pub fn pid_alive(pid: u32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
+/// (state, start time) of process `pid` from /proc/PID/stat, None if it does not exist.
+fn proc_stat(pid: u32) -> Option<(char, u64)> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    let rest = &s[s.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    Some((f.first()?.chars().next()?, f.get(19)?.parse().ok()?))
+}
+
+/// True when process `pid` exists on this host and is not a zombie (a killed process whose
+/// parent has not reaped it still has a /proc entry). With `start_time`, the process must
+/// also be the same one (pids are reused).
+pub fn pid_alive(pid: u32, start_time: Option<u64>) -> bool {
+    match proc_stat(pid) {
+        Some((state, started)) => state != 'Z' && state != 'X' && start_time.is_none_or(|t| t == started),
+        None => Path::new(&format!("/proc/{pid}")).exists() && start_time.is_none(),
+    }
 }
 
 /// Reads a lock file (None if absent or unreadable).
@@ -52,7 +70,7 @@ pub fn read_lock(path: &Path) -> Option<LockInfo> {
 
 /// True when `info` names a live owner (or one on another host, which we cannot check).
 pub fn is_live(info: &LockInfo) -> bool {
-    info.host != hostname() || pid_alive(info.pid)
+    info.host != hostname() || pid_alive(info.pid, info.start_time)
 }
 
 /// Takes the lock, or returns the live owner's info. A stale lock is removed and retaken.
@@ -60,7 +78,8 @@ pub fn acquire(path: &Path) -> Result<std::result::Result<LockGuard, LockInfo>> 
     if let Some(d) = path.parent() {
         std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
     }
-    let me = LockInfo { pid: std::process::id(), host: hostname() };
+    let pid = std::process::id();
+    let me = LockInfo { pid, host: hostname(), start_time: proc_stat(pid).map(|s| s.1) };
     for _ in 0..3 {
         match OpenOptions::new().write(true).create_new(true).open(path) {
             Ok(mut f) => {
@@ -95,8 +114,19 @@ mod tests {
         drop(g);
         assert!(!p.exists());
         // A lock left by a dead process on this host is taken over.
-        std::fs::write(&p, serde_json::to_string(&LockInfo { pid: 999_999_999, host: hostname() }).unwrap())
-            .unwrap();
+        std::fs::write(
+            &p,
+            serde_json::to_string(&LockInfo { pid: 999_999_999, host: hostname(), start_time: None })
+                .unwrap(),
+        )
+        .unwrap();
         assert!(acquire(&p).unwrap().is_ok());
+        // Our own pid with another start time is a reused pid: stale.
+        let me = std::process::id();
+        let _ = std::fs::remove_file(&p);
+        let reused = LockInfo { pid: me, host: hostname(), start_time: Some(1) };
+        std::fs::write(&p, serde_json::to_string(&reused).unwrap()).unwrap();
+        assert!(acquire(&p).unwrap().is_ok());
+        assert!(pid_alive(me, proc_stat(me).map(|s| s.1)));
     }
 }

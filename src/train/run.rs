@@ -370,6 +370,7 @@ pub fn train_run(
         device: device_name(device),
         threads: cpu_threads(),
         versions: versions(),
+        resumed_from_step: seg_step0,
     };
     crate::results::write_json_atomic(&result_path, &result)?;
     ckpt.remove();

@@ -1,0 +1,148 @@
+//! Issue #3 through the CLI: the smoke sweep, resume after SIGKILL, concurrent sweeps, WSD
+//! branching equality, bad grids.
+
+mod common;
+
+use std::os::unix::process::CommandExt;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn sweep(dir: &std::path::Path, cfg: &str, extra: &[&str]) -> std::process::Output {
+    let r = rd(dir);
+    let mut args = vec!["sweep", cfg, "-q", "--jobs", "2", "--set", &r];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+#[test]
+fn smoke_sweep_end_to_end_then_nothing_to_do() {
+    let d = tempfile::tempdir().unwrap();
+    let out = sweep(d.path(), "configs/smoke.toml", &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let store = d.path().join("smoke");
+    let rs = results(&store);
+    assert_eq!(rs.len(), 8);
+    assert!(rs.iter().all(|r| r["status"] == "ok"));
+    // Per-size hyperparameters are logged in every result.
+    assert!(rs.iter().all(|r| r["spec"]["learning_rate"].is_f64() && r["spec"]["lr_rule"] == "sqrt"));
+    let csv = std::fs::read_to_string(store.join("runs.csv")).unwrap();
+    assert!(csv.starts_with("id,index,status,params_total,params_nonembedding,tokens,flops_6nd,flops_exact"));
+    assert_eq!(csv.lines().count(), 9);
+    let again = sweep(d.path(), "configs/smoke.toml", &[]);
+    assert!(again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already done; nothing to train"));
+    assert_eq!(losses(&store), losses(&d.path().join("smoke")));
+}
+
+#[test]
+fn sigkill_mid_sweep_then_resume_matches_uninterrupted() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let ck = "train.checkpoint_interval=5";
+    assert!(sweep(a.path(), "configs/smoke.toml", &["--set", ck]).status.success());
+    let mut child = bin()
+        .args(["sweep", "configs/smoke.toml", "-q", "--jobs", "2", "--set", &rd(b.path()), "--set", ck])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0) // so the whole sweep (children too) can be killed at once
+        .spawn()
+        .unwrap();
+    let store = b.path().join("smoke");
+    let t0 = Instant::now();
+    // Wait until some runs are done and others have checkpoints, then SIGKILL everything.
+    loop {
+        let done = results(&store).len();
+        let ckpts = std::fs::read_dir(store.join("checkpoints"))
+            .map(|rd| rd.flatten().filter(|e| e.path().to_string_lossy().ends_with(".state.json")).count())
+            .unwrap_or(0);
+        if done >= 1 && ckpts >= 1 {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(300), "sweep made no progress");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: signalling our own child's process group.
+    unsafe {
+        libc::kill(-(child.id() as i32), libc::SIGKILL);
+    }
+    child.wait().unwrap();
+    assert!(results(&store).len() < 8, "finished before the kill");
+    let out = sweep(b.path(), "configs/smoke.toml", &["--set", ck]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(results(&store).iter().any(|r| r["resumed_from_step"].as_u64().unwrap() > 0), "nothing resumed");
+    assert_eq!(losses(&a.path().join("smoke")), losses(&store));
+    let csv_a = std::fs::read_to_string(a.path().join("smoke/runs.csv")).unwrap();
+    let csv_b = std::fs::read_to_string(store.join("runs.csv")).unwrap();
+    let cols = |csv: &str| -> Vec<String> {
+        csv.lines().map(|l| l.split(',').take(10).collect::<Vec<_>>().join(",")).collect()
+    };
+    assert_eq!(cols(&csv_a), cols(&csv_b), "runs.csv losses differ");
+}
+
+#[test]
+fn two_concurrent_sweeps_run_every_run_once() {
+    let d = tempfile::tempdir().unwrap();
+    let spawn = || {
+        bin()
+            .args(["sweep", "configs/smoke.toml", "-q", "--jobs", "1", "--set", &rd(d.path())])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let (oa, ob) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(oa.status.success() && ob.status.success());
+    let trained = |o: &std::process::Output| -> usize {
+        let e = String::from_utf8_lossy(&o.stderr);
+        let line = e.lines().find(|l| l.contains("trained ok")).unwrap_or_else(|| panic!("{e}"));
+        line.split(": ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap()
+    };
+    assert_eq!(trained(&oa) + trained(&ob), 8, "each run trained exactly once");
+    assert_eq!(results(&d.path().join("smoke")).len(), 8);
+    // Every run's log shows one training process (locked duplicates exit early).
+    for r in results(&d.path().join("smoke")) {
+        assert_eq!(r["resumed_from_step"], 0);
+    }
+}
+
+#[test]
+fn wsd_branching_equals_training_alone() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let out = sweep(a.path(), "tests/fixtures/wsd.toml", &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let branched = results(&a.path().join("wsd"));
+    let short = branched.iter().find(|r| r["index"] == 0).unwrap();
+    assert!(short["resumed_from_step"].as_u64().unwrap() > 0, "the short run did not branch");
+    // Alone, from scratch: the short run first in an empty folder, then the long one.
+    for i in ["0", "1"] {
+        let o = run(&["run", "tests/fixtures/wsd.toml", "--index", i, "-q", "--set", &rd(b.path())]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let alone = results(&b.path().join("wsd"));
+    assert!(alone.iter().all(|r| r["resumed_from_step"] == 0));
+    assert_eq!(losses(&a.path().join("wsd")), losses(&b.path().join("wsd")));
+    let plan = run(&["plan", "tests/fixtures/wsd.toml", "--no-measure"]);
+    assert!(String::from_utf8_lossy(&plan.stdout).contains("WSD branching saves"));
+}
+
+#[test]
+fn bad_grids_exit_2_naming_the_key() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = |grid: &str| {
+        let p = d.path().join(format!("g{}.toml", grid.len()));
+        std::fs::write(
+            &p,
+            format!("name = \"g\"\n[train]\nbatch_size = 4\n[model]\nblock_size = 16\n[grid]\n{grid}\n"),
+        )
+        .unwrap();
+        p.display().to_string()
+    };
+    assert_input_error(&run(&["plan", &cfg("n_embd = []"), "--no-measure"]), "n_embd is empty");
+    assert_input_error(&run(&["plan", &cfg("bogus_key = [1, 2]"), "--no-measure"]), "bogus_key");
+    assert_input_error(&run(&["plan", &cfg("tokens = [10]"), "--no-measure"]), "below one batch");
+    assert_input_error(&run(&["plan", &cfg("tokens = [-5.0]"), "--no-measure"]), "tokens value -5");
+    assert_input_error(&run(&["plan", &cfg("n_embd = [0]"), "--no-measure"]), "n_embd = 0");
+    assert_input_error(&run(&["run", "configs/smoke.toml", "--index", "99"]), "--index 99");
+}

@@ -1,0 +1,182 @@
+//! Issue #2 through the CLI: one deterministic, resumable training run; bad input exits 2.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn tiny(dir: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["train", "tests/fixtures/tiny.toml", "-q", "--set"];
+    let r = rd(dir);
+    args.push(&r);
+    for e in extra {
+        args.push("--set");
+        args.push(e);
+    }
+    run(&args)
+}
+
+#[test]
+fn smoke_train_learns_and_is_deterministic() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let out = tiny(a.path(), &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // stdout is the result record (data only).
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ln_v = (r["spec"]["vocab_size"].as_f64().unwrap()).ln();
+    let val = r["final_val_loss"].as_f64().unwrap();
+    assert!(val < ln_v - 1.0, "val loss {val} vs ln V {ln_v}");
+    assert!(val > r["corpus_entropy_floor"].as_f64().unwrap());
+    // The curve: one JSONL line per eval, and the loss falls.
+    let curve = std::fs::read_to_string(
+        a.path().join("tiny/curves").join(format!("{}.jsonl", r["id"].as_str().unwrap())),
+    )
+    .unwrap();
+    let pts: Vec<serde_json::Value> = curve.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(pts.len() >= 5);
+    assert!(pts.last().unwrap()["val_loss"].as_f64().unwrap() < pts[0]["val_loss"].as_f64().unwrap() - 0.5);
+    // Same config and seed ⇒ bit-identical losses.
+    assert!(tiny(b.path(), &[]).status.success());
+    assert_eq!(losses(&a.path().join("tiny")), losses(&b.path().join("tiny")));
+    // A second invocation trains nothing.
+    let again = tiny(a.path(), &[]);
+    assert!(again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already done"));
+}
+
+#[test]
+fn sigkill_and_resume_is_bit_identical() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let ck = ["train.checkpoint_interval=10", "train.tokens=1.2e5"];
+    assert!(tiny(a.path(), &ck).status.success());
+    // Start, wait for a checkpoint, SIGKILL, resume.
+    let mut child = bin()
+        .args([
+            "train",
+            "tests/fixtures/tiny.toml",
+            "-q",
+            "--set",
+            &rd(b.path()),
+            "--set",
+            ck[0],
+            "--set",
+            ck[1],
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let ckdir = b.path().join("tiny/checkpoints");
+    let t0 = Instant::now();
+    let state_written = || {
+        std::fs::read_dir(&ckdir)
+            .map(|rd| rd.flatten().any(|e| e.path().to_string_lossy().ends_with(".state.json")))
+            .unwrap_or(false)
+    };
+    while !state_written() {
+        assert!(t0.elapsed() < Duration::from_secs(120), "no checkpoint appeared");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(
+        results(&b.path().join("tiny")).is_empty(),
+        "the run finished before it was killed; lower the interval"
+    );
+    let out = tiny(b.path(), &ck);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r = &results(&b.path().join("tiny"))[0];
+    assert!(r["resumed_from_step"].as_u64().unwrap() > 0, "the rerun did not resume");
+    assert_eq!(losses(&a.path().join("tiny")), losses(&b.path().join("tiny")));
+}
+
+#[test]
+fn bad_config_inputs_exit_2() {
+    let d = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let p = d.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    };
+    let malformed = write("m.toml", "name = \"x\"\n[model\n");
+    assert_input_error(&run(&["train", &malformed]), "m.toml");
+    let unknown = write("u.toml", "name = \"x\"\n[model]\nn_embed = 3\n");
+    assert_input_error(&run(&["train", &unknown]), "n_embed");
+    let heads = write("h.toml", "name = \"x\"\n[model]\nn_embd = 64\nn_head = 6\n");
+    assert_input_error(&run(&["train", &heads]), "n_head = 6 does not divide n_embd = 64");
+    let nocorpus =
+        write("c.toml", "name = \"x\"\n[corpus]\nsource = \"prepared\"\npath = \"/nonexistent/corpus\"\n");
+    assert_input_error(&run(&["train", &nocorpus]), "/nonexistent/corpus");
+    assert_input_error(&run(&["train", "/nonexistent.toml"]), "/nonexistent.toml");
+    assert_input_error(&run(&["train", "tests/fixtures/tiny.toml", "--device", "cuda"]), "cuda");
+}
+
+#[test]
+fn bad_corpus_inputs_exit_2_and_delete_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let p = |n: &str| d.path().join(n).display().to_string();
+    std::fs::write(d.path().join("empty.txt"), "").unwrap();
+    assert_input_error(
+        &run(&["corpus", "prepare", "--text", &p("empty.txt"), "--out", &p("o1")]),
+        "empty.txt",
+    );
+    std::fs::write(d.path().join("latin1.txt"), b"caf\xe9 au lait\n").unwrap();
+    assert_input_error(
+        &run(&["corpus", "prepare", "--text", &p("latin1.txt"), "--out", &p("o2")]),
+        "latin1.txt",
+    );
+    assert_input_error(
+        &run(&["corpus", "prepare", "--text", &p("missing.txt"), "--out", &p("o3")]),
+        "missing.txt",
+    );
+    // A truncated train.bin is caught by its hash, and the folder is left as it was.
+    let text: String =
+        (0..400).map(|i| format!("Line {i} of a small test corpus, with some words.\n\n")).collect();
+    std::fs::write(d.path().join("ok.txt"), text).unwrap();
+    let out = run(&["corpus", "prepare", "--text", &p("ok.txt"), "--out", &p("c"), "--tokenizer", "byte"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let bin = d.path().join("c/train.bin");
+    let bytes = std::fs::read(&bin).unwrap();
+    std::fs::write(&bin, &bytes[..bytes.len() / 2]).unwrap();
+    assert_input_error(&run(&["corpus", "info", &p("c")]), "train.bin");
+    assert!(d.path().join("c/manifest.json").exists() && bin.exists());
+}
+
+#[test]
+fn corrupt_checkpoint_exits_2() {
+    let d = tempfile::tempdir().unwrap();
+    let mut child = bin()
+        .args([
+            "train",
+            "tests/fixtures/tiny.toml",
+            "-q",
+            "--set",
+            &rd(d.path()),
+            "--set",
+            "train.checkpoint_interval=5",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let ckdir = d.path().join("tiny/checkpoints");
+    let t0 = Instant::now();
+    let model = loop {
+        let found = std::fs::read_dir(&ckdir).ok().and_then(|rd| {
+            rd.flatten().map(|e| e.path()).find(|p| p.to_string_lossy().ends_with(".state.json"))
+        });
+        if let Some(p) = found {
+            break p.to_string_lossy().replace(".state.json", ".safetensors");
+        }
+        assert!(t0.elapsed() < Duration::from_secs(120));
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::fs::write(&model, b"not a safetensors file").unwrap();
+    let out = run(&["train", "tests/fixtures/tiny.toml", "-q", "--set", &rd(d.path())]);
+    assert_input_error(&out, "corrupt checkpoint");
+    assert!(std::path::Path::new(&model).exists(), "nothing is deleted");
+}
