@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod corpus;
 pub mod error;
+pub mod fit;
 pub mod model;
 pub mod progress;
 pub mod results;

@@ -55,6 +55,16 @@ pub enum Command {
     /// Train one run of a grid by index (what sweep children and Slurm array tasks run).
     #[command(after_help = "Example: scalinglab run configs/quick.toml --index 3")]
     Run(run::RunArgs),
+    /// Fit Kaplan and Chinchilla (Approaches 1, 2, 3) laws to a results folder or a CSV.
+    #[command(
+        after_help = "Examples:\n  scalinglab fit results/quick --bootstrap 200 --holdout-top 3\n  scalinglab fit --csv points.csv --params total"
+    )]
+    Fit(crate::fit::FitArgs),
+    /// Forecast from a fit.json: compute-optimal N, D, loss; loss of a given (N, D); over-training cost.
+    #[command(
+        after_help = "Examples:\n  scalinglab predict results/quick/fit.json --flops 1e15\n  scalinglab predict fit.json --params 1e6 --tokens 2e7"
+    )]
+    Predict(crate::fit::PredictArgs),
     /// Time training steps on random tokens: tokens/s, model-FLOPs utilisation, peak RSS.
     #[command(after_help = "Example: scalinglab bench --shape 128x4x4 --threads 1 --steps 20")]
     Bench(BenchArgs),
@@ -65,6 +75,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Train(a) => train::run(&a),
         Command::Bench(a) => bench::run(&a),
+        Command::Fit(a) => crate::fit::run_fit(&a).map(|_| ExitCode::SUCCESS),
+        Command::Predict(a) => crate::fit::run_predict(&a).map(|_| ExitCode::SUCCESS),
         Command::Run(a) => run::run(&a),
         Command::Sweep(a) => sweep::run(&a),
         Command::Plan(a) => plan::run(&a),

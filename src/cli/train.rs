@@ -40,7 +40,16 @@ pub fn parse_device(s: &str) -> Result<Device> {
         "cpu" => Ok(Device::Cpu),
         "auto" => {
             if cfg!(feature = "cuda") {
-                Ok(Device::new_cuda(0).unwrap_or(Device::Cpu))
+                match Device::new_cuda(0) {
+                    Ok(d) => Ok(d),
+                    Err(e) => {
+                        eprintln!(
+                            "--device auto: CUDA is not usable here ({}); using the CPU",
+                            without_backtrace(e)
+                        );
+                        Ok(Device::Cpu)
+                    }
+                }
             } else {
                 Ok(Device::Cpu)
             }
@@ -58,9 +67,24 @@ pub fn parse_device(s: &str) -> Result<Device> {
                      `cargo build --release --features cuda` (README, \"Running on a GPU\"), or use --device cpu"
                 );
             }
-            Device::new_cuda(i).map_err(|e| input_err(format!("--device {s}: CUDA is not usable here ({e})")))
+            Device::new_cuda(i).map_err(|e| {
+                input_err(format!(
+                    "--device {s}: CUDA is not usable here ({}); fix: check the NVIDIA driver (R580+) and the CUDA 13 \
+                     libraries (README, \"Running on a GPU\"), or use --device cpu",
+                    without_backtrace(e)
+                ))
+            })
         }
         s => input_bail!("--device {s}: unknown device; fix: use cpu, cuda, cuda:N or auto"),
+    }
+}
+
+/// candle appends a captured backtrace to its errors when RUST_BACKTRACE is set; keep only the cause,
+/// so a missing GPU is a one-line error.
+fn without_backtrace(e: candle_core::Error) -> candle_core::Error {
+    match e {
+        candle_core::Error::WithBacktrace { inner, .. } => without_backtrace(*inner),
+        e => e,
     }
 }
 

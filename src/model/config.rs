@@ -55,7 +55,7 @@ impl GptConfig {
                 return Err(format!("`{k}` must be positive (got 0); fix: set {k} to at least 1"));
             }
         }
-        if self.n_embd % self.n_head != 0 {
+        if !self.n_embd.is_multiple_of(self.n_head) {
             return Err(format!(
                 "n_head = {} does not divide n_embd = {}; fix: pick n_head from the divisors of n_embd",
                 self.n_head, self.n_embd

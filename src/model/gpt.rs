@@ -74,9 +74,13 @@ impl Gpt {
         let q = qkv.get(0)?.contiguous()?; // (B, H, T, hd)
         let k = qkv.get(1)?.contiguous()?;
         let v = qkv.get(2)?.contiguous()?;
-        let att = (q.matmul(&k.t()?)? * (1.0 / (hd as f64).sqrt()))?; // (B, H, T, T)
-        let mask = self.mask.narrow(0, 0, t)?.narrow(1, 0, t)?;
-        let att = ops::causal_softmax(&att, &mask)?;
+        let att = q.matmul(&k.t()?)?; // (B, H, T, T), scaled by 1/√hd inside the softmax
+        let att = if att.device().is_cpu() {
+            ops::causal_softmax_scaled(&att, 1.0 / (hd as f64).sqrt())?
+        } else {
+            let mask = self.mask.narrow(0, 0, t)?.narrow(1, 0, t)?;
+            ops::causal_softmax(&(att * (1.0 / (hd as f64).sqrt()))?, &mask)?
+        };
         let y = att.matmul(&v)?; // (B, H, T, hd)
         let y = y.transpose(1, 2)?.reshape((b * t, c))?; // (B·T, C)
         self.linear(&y, &format!("h.{i}.attn.c_proj"))

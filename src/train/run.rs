@@ -275,7 +275,7 @@ pub fn train_run(
         while state.recent_losses.len() > recent_n {
             state.recent_losses.remove(0);
         }
-        if step % spec.eval_interval == 0 || step == spec.max_steps {
+        if step.is_multiple_of(spec.eval_interval) || step == spec.max_steps {
             let val = eval_loss(&tr.model, &corpus.val, &eval_starts, b, device)?;
             let p = CurvePoint {
                 step,
@@ -299,7 +299,7 @@ pub fn train_run(
             loss: loss_v as f64,
             tokens_per_s: seg_tokens as f64 / seg_start.elapsed().as_secs_f64().max(1e-9),
         });
-        let by_steps = ctx.opts.checkpoint_interval > 0 && step % ctx.opts.checkpoint_interval == 0;
+        let by_steps = ctx.opts.checkpoint_interval > 0 && step.is_multiple_of(ctx.opts.checkpoint_interval);
         let by_time = ctx.opts.checkpoint_seconds > 0.0
             && last_ckpt.elapsed().as_secs_f64() >= ctx.opts.checkpoint_seconds;
         let stopping = Some(step) == ctx.stop_at && step < spec.max_steps;

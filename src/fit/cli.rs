@@ -1,0 +1,244 @@
+//! `scalinglab fit`: arguments and the command itself. Data (the summary) goes to stdout;
+//! progress and warnings go to stderr; fit.json is written atomically.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use super::approach3::{Approach3Options, StartGrid};
+use super::bootstrap::BootstrapOptions;
+use super::data::{make_cells, RunPoint};
+use super::ident::{design, fmt_num};
+use super::pipeline::{fit_group, PipelineOptions};
+use super::schema::{Conventions, CurvePoints, FitReport, Source, FIT_SCHEMA_VERSION};
+use super::source::{load_results, FlopsConvention, Loaded, ParamsConvention};
+use super::summary::render;
+use crate::error::input_err;
+use crate::results::write_json_atomic;
+
+/// Starting grid for Approach 3 (command-line names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StartsArg {
+    /// 4,500 starts (Besiroglu et al. 2024).
+    Full,
+    /// 108 starts (quick look).
+    Coarse,
+}
+
+/// Arguments of `scalinglab fit`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct FitArgs {
+    /// Results folder of a sweep (runs/*.json, curves/*.jsonl); runs with status ok are used.
+    #[arg(value_name = "RESULTS_DIR", required_unless_present = "csv", conflicts_with = "csv")]
+    pub results_dir: Option<PathBuf>,
+    /// Read points from a CSV with columns N,D,loss or N,C,loss (optional group, seed, flops_budget).
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+    /// Where to write fit.json (default: RESULTS_DIR/fit.json, or ./fit.json with --csv).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Parameter count used as N: total (Chinchilla) or nonembedding (Kaplan).
+    #[arg(long, value_name = "CONV", value_enum, default_value = "total")]
+    pub params: ParamsConvention,
+    /// FLOP count used as C: 6nd (6·N·D) or exact (forward+backward count).
+    #[arg(long, value_name = "CONV", value_enum, default_value = "6nd")]
+    pub flops: FlopsConvention,
+    /// Fit each value of this spec key separately and show the exponents side by side.
+    #[arg(long, value_name = "KEY")]
+    pub group_by: Option<String>,
+    /// Training-curve points for Approach 1: auto (all for cosine/constant, final for wsd), all, final.
+    #[arg(long, value_name = "WHICH", value_enum, default_value = "auto")]
+    pub curve_points: CurvePoints,
+    /// Bootstrap replicates for 95% intervals (0 = none; 200 is a good choice).
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    pub bootstrap: usize,
+    /// Bootstrap: also resample seeds within each drawn cell (two-stage; conservative). By
+    /// default whole cells are resampled and carry seed noise through their means.
+    #[arg(long)]
+    pub resample_seeds: bool,
+    /// Seed of the bootstrap RNG.
+    #[arg(long, value_name = "SEED", default_value_t = 0)]
+    pub seed: u64,
+    /// Hold out the K largest-compute cells and check the forecast of each.
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    pub holdout_top: usize,
+    /// Also fit every Kaplan form with an irreducible term E.
+    #[arg(long)]
+    pub kaplan_e: bool,
+    /// Compute at which to report tokens per parameter, FLOPs (default: the largest C in the data).
+    #[arg(long, value_name = "C")]
+    pub reference_flops: Option<f64>,
+    /// Approach 3 starting grid: full (4,500 starts) or coarse (108).
+    #[arg(long, value_name = "GRID", value_enum, default_value = "full")]
+    pub starts: StartsArg,
+    /// Approach 2 without flops_budget: a gap over this many decades of C starts a new budget.
+    #[arg(long, value_name = "DECADES", default_value_t = 0.05)]
+    pub isoflop_gap: f64,
+    /// Fit even when every run shares one N or one D (the report then says what is undetermined).
+    #[arg(long)]
+    pub allow_degenerate: bool,
+}
+
+fn load(args: &FitArgs) -> Result<(Source, Loaded)> {
+    match (&args.results_dir, &args.csv) {
+        (Some(dir), None) => {
+            let loaded = load_results(dir, args.params, args.flops, args.group_by.as_deref())?;
+            Ok((Source { kind: "results_dir".into(), path: dir.display().to_string() }, loaded))
+        }
+        (None, Some(csv)) => {
+            if args.flops == FlopsConvention::Exact {
+                return Err(input_err(format!(
+                    "--flops exact with --csv {}: a CSV has no exact FLOP counts; fix: drop --flops (C is the CSV's C column, else 6ND)",
+                    csv.display()
+                )));
+            }
+            let mut points = super::csv::read_csv(csv)?;
+            if let Some(k) = &args.group_by {
+                if k != "group" {
+                    return Err(input_err(format!(
+                        "--group-by {k} with --csv: only the CSV's `group` column can group rows; fix: name that column `group`"
+                    )));
+                }
+            }
+            for p in &mut points {
+                p.schedule = None;
+            }
+            Ok((
+                Source { kind: "csv".into(), path: csv.display().to_string() },
+                Loaded { points, ..Default::default() },
+            ))
+        }
+        _ => Err(input_err("give either RESULTS_DIR or --csv FILE, not both")),
+    }
+}
+
+/// Input error when every point shares one N or one D (unless allowed).
+fn check_degenerate(points: &[RunPoint], what: &str, allow: bool) -> Result<()> {
+    let des = design(&make_cells(points));
+    if allow {
+        return Ok(());
+    }
+    if des.distinct_d <= 1 {
+        return Err(input_err(format!(
+            "{what}: every run has the same D ({} tokens): B/D^β is then a constant that merges into E, so β, B, E and \
+             the allocation exponents a, b are not identifiable; fix: vary D at fixed N (e.g. an IsoFLOP grid), or pass \
+             --allow-degenerate to fit anyway and see what is undetermined",
+            fmt_num(points[0].d)
+        )));
+    }
+    if des.distinct_n <= 1 {
+        return Err(input_err(format!(
+            "{what}: every run has the same N ({} parameters): α, A, E and a, b are not identifiable; fix: vary the model \
+             size, or pass --allow-degenerate",
+            fmt_num(points[0].n)
+        )));
+    }
+    Ok(())
+}
+
+/// Fits everything `args` asks for, writes fit.json, prints the summary; returns the report.
+pub fn fit_report(args: &FitArgs) -> Result<(FitReport, PathBuf)> {
+    let (source, loaded) = load(args)?;
+    for e in &loaded.excluded {
+        eprintln!("excluded {}: {}", e.id, e.reason);
+    }
+    if loaded.points.is_empty() {
+        return Err(input_err(format!(
+            "{}: no usable runs (all excluded, see above); fix: rerun or repair them",
+            source.path
+        )));
+    }
+    let group_key = args
+        .group_by
+        .clone()
+        .or_else(|| loaded.points.iter().any(|p| p.group.is_some()).then(|| "group".to_string()));
+    let mut groups: BTreeMap<Option<String>, Vec<RunPoint>> = BTreeMap::new();
+    for p in &loaded.points {
+        groups.entry(p.group.clone()).or_default().push(p.clone());
+    }
+    let opts = PipelineOptions {
+        a3: Approach3Options {
+            grid: if args.starts == StartsArg::Full { StartGrid::Besiroglu } else { StartGrid::Coarse },
+            ..Default::default()
+        },
+        bootstrap: BootstrapOptions {
+            reps: args.bootstrap,
+            seed: args.seed,
+            within_cell: args.resample_seeds,
+        },
+        kaplan_e: args.kaplan_e,
+        curve_points: args.curve_points,
+        isoflop_gap: args.isoflop_gap,
+        holdout_top: args.holdout_top,
+        reference_flops: args.reference_flops,
+    };
+    let mut warnings = Vec::new();
+    if source.kind == "csv" && args.params == ParamsConvention::Nonembedding {
+        warnings.push("--params nonembedding with --csv: N is taken from the CSV as given".to_string());
+    }
+    let mut reports = Vec::new();
+    for (value, pts) in &groups {
+        let what = match value {
+            Some(v) => format!("{} ({} = {v})", source.path, group_key.as_deref().unwrap_or("group")),
+            None => source.path.clone(),
+        };
+        check_degenerate(pts, &what, args.allow_degenerate)?;
+        eprintln!("fitting {what}: {} runs ...", pts.len());
+        let curves: Vec<_> = loaded.curves.iter().filter(|c| &c.group == value).cloned().collect();
+        let g = fit_group(
+            group_key.as_deref().filter(|_| value.is_some()),
+            value.as_deref(),
+            pts,
+            &curves,
+            &opts,
+            &mut warnings,
+        )
+        .map_err(|e| {
+            if crate::error::is_input_error(&e) {
+                input_err(format!("{what}: {e}"))
+            } else {
+                e
+            }
+        })?;
+        reports.push(g);
+    }
+    let report = FitReport {
+        schema_version: FIT_SCHEMA_VERSION,
+        conventions: Conventions {
+            params: args.params,
+            flops: args.flops,
+            loss: if source.kind == "csv" { "csv loss column".into() } else { "final_val_loss".into() },
+            curve_points: args.curve_points,
+            huber_delta: opts.a3.fit.delta,
+            starts: opts.a3.grid.starts().len(),
+            bootstrap_reps: args.bootstrap,
+            seed: args.seed,
+            holdout_top: args.holdout_top,
+            reference_flops: args.reference_flops,
+            group_by: group_key,
+        },
+        excluded: loaded.excluded,
+        groups: reports,
+        warnings,
+        source,
+    };
+    let out = match (&args.out, &args.results_dir) {
+        (Some(o), _) => o.clone(),
+        (None, Some(dir)) => dir.join("fit.json"),
+        (None, None) => PathBuf::from("fit.json"),
+    };
+    write_json_atomic(&out, &report)?;
+    Ok((report, out))
+}
+
+/// `scalinglab fit`.
+pub fn run_fit(args: &FitArgs) -> Result<()> {
+    let (report, out) = fit_report(args)?;
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
+    print!("{}", render(&report));
+    eprintln!("wrote {}", out.display());
+    Ok(())
+}

@@ -1,0 +1,177 @@
+//! Multi-start L-BFGS over a grid of initial points (Hoffmann et al. 2022; Besiroglu et al.
+//! 2024), in parallel with rayon; deterministic (the best is chosen by objective, then by start
+//! index, whatever the thread schedule).
+
+use rayon::prelude::*;
+
+use super::lbfgs::{minimize, LbfgsOptions, LbfgsResult};
+use super::model::{LogData, PowerSum};
+
+/// Settings shared by the Huber fits.
+#[derive(Debug, Clone, Copy)]
+pub struct FitOptions {
+    /// Huber threshold δ on ln-loss residuals (default 1e-3).
+    pub delta: f64,
+    /// L-BFGS tolerances (tight by default; see [`super::lbfgs`]).
+    pub lbfgs: LbfgsOptions,
+    /// Run the starts on the rayon pool.
+    pub parallel: bool,
+}
+
+impl Default for FitOptions {
+    fn default() -> Self {
+        FitOptions { delta: super::model::HUBER_DELTA, lbfgs: LbfgsOptions::default(), parallel: true }
+    }
+}
+
+/// Outcome of a multi-start fit.
+#[derive(Debug, Clone)]
+pub struct MultiStart {
+    /// Parameters of the lowest objective found (layout of the model).
+    pub best: Vec<f64>,
+    /// Objective at `best` (Σ w·Huber, dimensionless).
+    pub objective: f64,
+    /// Starts tried.
+    pub starts: usize,
+    /// Starts whose L-BFGS run met a convergence test.
+    pub converged: usize,
+    /// Whether the best run met a convergence test.
+    pub best_converged: bool,
+    /// Distinct local minima (|Δθ|∞ > 1e-3), lowest objective first, at most 8: warm starts for
+    /// bootstrap refits and profiles.
+    pub minima: Vec<Vec<f64>>,
+}
+
+/// Runs L-BFGS on `objective` from every start and keeps the best.
+pub fn multistart_with<F>(objective: F, starts: &[Vec<f64>], opts: &FitOptions) -> Option<MultiStart>
+where
+    F: Fn(&[f64], &mut [f64]) -> f64 + Sync,
+{
+    let run = |x0: &Vec<f64>| -> LbfgsResult { minimize(&objective, x0, &opts.lbfgs) };
+    let results: Vec<LbfgsResult> =
+        if opts.parallel { starts.par_iter().map(run).collect() } else { starts.iter().map(run).collect() };
+    let converged = results.iter().filter(|r| r.termination.converged()).count();
+    let mut order: Vec<usize> = (0..results.len()).filter(|&i| results[i].f.is_finite()).collect();
+    order.sort_by(|&i, &j| results[i].f.total_cmp(&results[j].f).then(i.cmp(&j)));
+    let &first = order.first()?;
+    let mut minima: Vec<Vec<f64>> = Vec::new();
+    for &i in &order {
+        if minima.len() >= 8 {
+            break;
+        }
+        let x = &results[i].x;
+        if !results[i].termination.converged() || x.iter().any(|v| !v.is_finite()) {
+            continue;
+        }
+        if minima.iter().all(|m| m.iter().zip(x).any(|(a, b)| (a - b).abs() > 1e-3)) {
+            minima.push(x.clone());
+        }
+    }
+    Some(MultiStart {
+        best: results[first].x.clone(),
+        objective: results[first].f,
+        starts: starts.len(),
+        converged,
+        best_converged: results[first].termination.converged(),
+        minima,
+    })
+}
+
+/// Multi-start fit of a [`PowerSum`] model to `data`.
+pub fn fit_power_sum(
+    spec: PowerSum,
+    data: &LogData,
+    starts: &[Vec<f64>],
+    opts: &FitOptions,
+) -> Option<MultiStart> {
+    let delta = opts.delta;
+    multistart_with(move |p: &[f64], g: &mut [f64]| spec.objective(p, g, data, delta), starts, opts)
+}
+
+/// Cartesian product of per-parameter value lists, in parameter order.
+pub fn grid(axes: &[&[f64]]) -> Vec<Vec<f64>> {
+    let mut out: Vec<Vec<f64>> = vec![Vec::new()];
+    for axis in axes {
+        out =
+            out.into_iter().flat_map(|p| axis.iter().map(move |&v| [p.as_slice(), &[v]].concat())).collect();
+    }
+    out
+}
+
+/// Fits with parameter `fixed.0` held at `fixed.1`, re-optimising the others from `starts`
+/// (full-length vectors; the fixed entry is overwritten). Returns the full parameter vector.
+pub fn fit_with_fixed<F>(
+    objective: F,
+    starts: &[Vec<f64>],
+    fixed: (usize, f64),
+    opts: &FitOptions,
+) -> Option<Vec<f64>>
+where
+    F: Fn(&[f64], &mut [f64]) -> f64 + Sync,
+{
+    let (j, v) = fixed;
+    let expand = move |sub: &[f64]| -> Vec<f64> {
+        let mut full = Vec::with_capacity(sub.len() + 1);
+        full.extend_from_slice(&sub[..j]);
+        full.push(v);
+        full.extend_from_slice(&sub[j..]);
+        full
+    };
+    let sub_obj = |sub: &[f64], g: &mut [f64]| -> f64 {
+        let full = expand(sub);
+        let mut gf = vec![0.0; full.len()];
+        let f = objective(&full, &mut gf);
+        g[..j].copy_from_slice(&gf[..j]);
+        g[j..].copy_from_slice(&gf[j + 1..]);
+        f
+    };
+    let sub_starts: Vec<Vec<f64>> = starts
+        .iter()
+        .map(|s| s.iter().enumerate().filter(|(i, _)| *i != j).map(|(_, x)| *x).collect())
+        .collect();
+    let ms = multistart_with(sub_obj, &sub_starts, opts)?;
+    Some(expand(&ms.best))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grid_is_the_cartesian_product() {
+        let g = grid(&[&[0.0, 1.0], &[5.0, 6.0, 7.0]]);
+        assert_eq!(g.len(), 6);
+        assert_eq!(g[0], vec![0.0, 5.0]);
+        assert_eq!(g[5], vec![1.0, 7.0]);
+    }
+
+    #[test]
+    fn finds_the_global_of_a_double_well() {
+        // f(x) = (x² − 1)² + 0.3x: global minimum near x = −1, local near x = +1.
+        let f = |x: &[f64], g: &mut [f64]| {
+            g[0] = 4.0 * x[0] * (x[0] * x[0] - 1.0) + 0.3;
+            (x[0] * x[0] - 1.0).powi(2) + 0.3 * x[0]
+        };
+        let starts = vec![vec![2.0], vec![0.5], vec![-2.0]];
+        let ms = multistart_with(f, &starts, &FitOptions::default()).expect("fit");
+        assert!(ms.best[0] < -0.9, "{:?}", ms.best);
+        assert_eq!(ms.minima.len(), 2);
+        assert_eq!(ms.converged, 3);
+    }
+
+    #[test]
+    fn fixed_parameter_stays_fixed() {
+        // f = (x−1)² + (y−2)² + (z−3)²; with y fixed at 5 the others still reach 1 and 3.
+        let f = |p: &[f64], g: &mut [f64]| {
+            let t = [1.0, 2.0, 3.0];
+            let mut s = 0.0;
+            for k in 0..3 {
+                s += (p[k] - t[k]).powi(2);
+                g[k] = 2.0 * (p[k] - t[k]);
+            }
+            s
+        };
+        let x = fit_with_fixed(f, &[vec![0.0, 0.0, 0.0]], (1, 5.0), &FitOptions::default()).expect("fit");
+        assert!((x[0] - 1.0).abs() < 1e-8 && x[1] == 5.0 && (x[2] - 3.0).abs() < 1e-8, "{x:?}");
+    }
+}

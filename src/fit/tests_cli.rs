@@ -1,0 +1,183 @@
+//! End-to-end tests of `scalinglab fit` / `predict`: a results folder built from
+//! [`RunResult`](crate::results::RunResult)s, `--group-by`, CSV input with seed replicates, and
+//! degenerate inputs that must be input errors (exit code 2).
+
+use super::cli::{fit_report, FitArgs};
+use super::schema::FitReport;
+use super::summary::render;
+use crate::error::is_input_error;
+use crate::fit::law::ChinchillaLaw;
+use crate::fit::predict::{run_predict, PredictArgs};
+use crate::fit::source::tests::run;
+use crate::results::write_json_atomic;
+use crate::results::{CurvePoint, ResultsDir, RunStatus};
+use clap::Parser;
+
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    fit: FitArgs,
+}
+
+fn args(list: &[&str]) -> FitArgs {
+    Cli::try_parse_from(std::iter::once("fit").chain(list.iter().copied())).expect("valid flags").fit
+}
+
+const LAW: ChinchillaLaw = ChinchillaLaw { e: 1.7, a: 300.0, b: 2000.0, alpha: 0.34, beta: 0.36 };
+
+/// A results folder: a 5×4 grid per learning rate, plus one diverged and one failed run,
+/// and a cosine curve for every ok run.
+fn results_dir(lrs: &[f64]) -> tempfile::TempDir {
+    let t = tempfile::tempdir().expect("tempdir");
+    let rd = ResultsDir::new(t.path());
+    let mut k = 0;
+    for (li, &lr) in lrs.iter().enumerate() {
+        for n in [100_000u64, 400_000, 1_600_000, 6_400_000, 25_600_000] {
+            for d in [10_000_000u64, 40_000_000, 160_000_000, 640_000_000] {
+                let loss = LAW.loss(n as f64, d as f64) * (1.0 + 0.002 * ((k * 7 % 5) as f64 - 2.0))
+                    + 0.01 * li as f64;
+                let mut r = run(&format!("run{k:03}"), n, d, Some(loss), RunStatus::Ok);
+                r.spec.insert("lr".into(), serde_json::json!(lr));
+                write_json_atomic(&rd.run_path(&r.id), &r).expect("write run");
+                let curve: String = (1..=4)
+                    .map(|s| {
+                        let tok = d / 4 * s;
+                        let p = CurvePoint {
+                            step: s,
+                            tokens: tok,
+                            lr,
+                            train_loss: 0.0,
+                            val_loss: Some(LAW.loss(n as f64, tok as f64) + 0.01),
+                            seconds: 1.0,
+                        };
+                        serde_json::to_string(&p).expect("json") + "\n"
+                    })
+                    .collect();
+                std::fs::create_dir_all(t.path().join("curves")).expect("mkdir");
+                std::fs::write(rd.curve_path(&r.id), curve).expect("write curve");
+                k += 1;
+            }
+        }
+    }
+    for (id, status) in [("bad1", RunStatus::Diverged), ("bad2", RunStatus::Failed)] {
+        let mut r = run(id, 1_000_000, 10_000_000, None, status);
+        r.spec.insert("lr".into(), serde_json::json!(lrs[0]));
+        write_json_atomic(&rd.run_path(id), &r).expect("write run");
+    }
+    t
+}
+
+#[test]
+fn fits_a_results_dir_and_predicts_from_it() {
+    let dir = results_dir(&[0.001]);
+    let path = dir.path().to_str().expect("utf8").to_string();
+    let a = args(&[&path, "--starts", "coarse", "--bootstrap", "30", "--holdout-top", "2"]);
+    let (report, out) = fit_report(&a).expect("fit");
+    assert_eq!(out, dir.path().join("fit.json"));
+    // Read back (serde_json may differ in the last bit of a float, so compare fields).
+    let back: FitReport = serde_json::from_str(&std::fs::read_to_string(&out).expect("read")).expect("parse");
+    assert_eq!(
+        (back.groups.len(), &back.excluded, &back.conventions),
+        (1, &report.excluded, &report.conventions)
+    );
+    let (l0, l1) = (
+        report.groups[0].approach3.as_ref().expect("a3").law,
+        back.groups[0].approach3.as_ref().expect("a3").law,
+    );
+    assert!((l0.alpha / l1.alpha - 1.0).abs() < 1e-14 && (l0.e / l1.e - 1.0).abs() < 1e-14);
+    assert_eq!(report.excluded.len(), 2);
+    assert!(report.excluded.iter().any(|e| e.id == "bad1" && e.reason.contains("diverged")));
+    let g = &report.groups[0];
+    assert_eq!((g.runs, g.cells), (20, 20));
+    let a3 = g.approach3.as_ref().expect("approach 3");
+    assert!((a3.law.alpha - LAW.alpha).abs() < 0.05, "{:?}", a3.law);
+    assert!(a3.params.iter().all(|p| p.ci95.is_some()));
+    assert_eq!(g.kaplan.len(), 4);
+    let a1 = g.approach1.as_ref().expect("approach 1 from curves");
+    assert!(a1.notes.iter().any(|n| n.contains("cosine")), "{:?}", a1.notes);
+    let h = g.holdout.as_ref().expect("holdout");
+    assert_eq!(h.runs.len(), 2);
+    assert!(render(&report).contains("Approach 3"));
+    let p = PredictArgs {
+        fit_json: out,
+        flops: Some(1e18),
+        params: None,
+        tokens: None,
+        inference_tokens: Some(1e12),
+        group: None,
+    };
+    run_predict(&p).expect("predict");
+}
+
+#[test]
+fn group_by_fits_each_value() {
+    let dir = results_dir(&[0.001, 0.003]);
+    let path = dir.path().to_str().expect("utf8").to_string();
+    let out = dir.path().join("g.json");
+    let a = args(&[&path, "--starts", "coarse", "--group-by", "lr", "--out", out.to_str().expect("utf8")]);
+    let (report, written) = fit_report(&a).expect("fit");
+    assert_eq!(written, out);
+    let values: Vec<&str> = report.groups.iter().filter_map(|g| g.value.as_deref()).collect();
+    assert_eq!(values, vec!["0.001", "0.003"]);
+    assert!(render(&report).contains("Exponents side by side"));
+    let bad = args(&[&path, "--group-by", "nope"]);
+    assert!(is_input_error(&fit_report(&bad).expect_err("unknown key")));
+}
+
+fn csv_err(text: &str, extra: &[&str]) -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = dir.path().join("pts.csv");
+    std::fs::write(&f, text).expect("write");
+    let out = dir.path().join("fit.json");
+    let mut list =
+        vec!["--csv", f.to_str().expect("utf8"), "--out", out.to_str().expect("utf8"), "--starts", "coarse"];
+    list.extend_from_slice(extra);
+    let e = fit_report(&args(&list)).expect_err("should fail");
+    assert!(is_input_error(&e), "not an input error: {e}");
+    e.to_string()
+}
+
+#[test]
+fn degenerate_csv_inputs_are_input_errors() {
+    let same_d: String = std::iter::once("N,D,loss\n".to_string())
+        .chain((0..8).map(|i| format!("{},1e9,{}\n", 1e5 * 2f64.powi(i), 3.0 - 0.1 * i as f64)))
+        .collect();
+    let m = csv_err(&same_d, &[]);
+    assert!(m.contains("same D") && m.contains("β") && m.contains("fix:"), "{m}");
+    let few = "N,D,loss\n1e5,1e8,3\n1e6,1e9,2.5\n1e7,1e8,2.4\n";
+    assert!(csv_err(few, &[]).contains("5 parameters"));
+    assert!(csv_err("", &[]).contains("empty file"));
+    assert!(csv_err("N,D,loss\n1e5,1e8,NaN\n", &[]).contains("pts.csv:2"));
+    assert!(csv_err("N,D,loss\n1e5,1e8,3\n", &["--flops", "exact"]).contains("no exact FLOP"));
+}
+
+#[test]
+fn csv_with_seed_replicates_reports_noise() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = dir.path().join("pts.csv");
+    let mut text = String::from("N,D,loss,seed\n");
+    for (i, n) in [1e5, 4e5, 1.6e6, 6.4e6, 2.56e7].iter().enumerate() {
+        for (j, d) in [1e7, 4e7, 1.6e8, 6.4e8].iter().enumerate() {
+            for s in 0..2 {
+                let wobble = if (i + j + s) % 2 == 0 { 1.003 } else { 0.997 };
+                text.push_str(&format!("{n},{d},{},{s}\n", LAW.loss(*n, *d) * wobble));
+            }
+        }
+    }
+    std::fs::write(&f, text).expect("write");
+    let out = dir.path().join("fit.json");
+    let a = args(&[
+        "--csv",
+        f.to_str().expect("utf8"),
+        "--out",
+        out.to_str().expect("utf8"),
+        "--starts",
+        "coarse",
+    ]);
+    let (report, _) = fit_report(&a).expect("fit");
+    let g = &report.groups[0];
+    assert_eq!((g.runs, g.cells), (40, 20));
+    let noise = g.seed_noise.as_ref().expect("replicates");
+    assert_eq!(noise.cells.len(), 20);
+    assert!(g.interval_note.contains("include seed noise"));
+}

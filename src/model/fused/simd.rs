@@ -1,0 +1,368 @@
+//! Vector building blocks for the fused kernels: lane-wise `exp` and `erf`, fixed-order
+//! reductions, runtime ISA dispatch and the row-parallel driver.
+//!
+//! **How the kernels vectorise.** Every kernel is a generic `#[inline(always)]` function over
+//! plain `f32` slices, written branch-free (compares become selects) so that LLVM's loop
+//! vectoriser turns it into packed code. [`multiversion!`] compiles each kernel three times:
+//! inside a `#[target_feature(enable = "avx512f,…,fma")]` wrapper (16-lane zmm code), inside an
+//! `avx2,fma` wrapper (8-lane ymm code) and as portable code; the variant is picked at run time
+//! from `is_x86_feature_detected!`. No intrinsics are needed, so the only `unsafe` is the call
+//! into a `#[target_feature]` function after the feature check.
+//!
+//! **Determinism.** LLVM may not reorder a float reduction, so reductions are written with
+//! [`L`] explicit lane accumulators (lane `l` sums elements `l, l + L, l + 2L, …`) followed by
+//! a fixed pairwise tree. The order depends only on the row length, never on the thread count;
+//! rayon only ever splits work *between* rows ([`par_rows`]).
+
+use std::sync::OnceLock;
+
+use rayon::prelude::*;
+
+/// Lanes of the explicit reduction accumulators (one AVX-512 register of f32).
+pub(crate) const L: usize = 16;
+
+/// Elements per rayon task: below this a step runs on the calling thread; above it rows are
+/// grouped so every task carries at least this much work (≈ 64 KiB of f32), which keeps the
+/// scheduling cost (a few µs per task) under a few percent.
+pub(crate) const TASK_ELEMS: usize = 1 << 14;
+
+/// Fused multiply-add policy: hardware FMA where the target has it, `a * b + c` otherwise (a
+/// software `fmaf` call without the `fma` feature would be far slower than two roundings).
+pub(crate) trait Fma {
+    /// `a * b + c`.
+    fn fma(a: f32, b: f32, c: f32) -> f32;
+}
+
+/// One rounding, compiled to `vfmadd` inside the `fma` target-feature wrappers.
+pub(crate) struct HwFma;
+
+impl Fma for HwFma {
+    #[inline(always)]
+    fn fma(a: f32, b: f32, c: f32) -> f32 {
+        a.mul_add(b, c)
+    }
+}
+
+/// Two roundings, for the portable fallback.
+pub(crate) struct SoftFma;
+
+impl Fma for SoftFma {
+    #[inline(always)]
+    fn fma(a: f32, b: f32, c: f32) -> f32 {
+        a * b + c
+    }
+}
+
+/// Instruction sets the kernels are compiled for, in increasing order of capability.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Isa {
+    /// Portable code (whatever the compile target allows, SSE2 on x86-64).
+    Scalar,
+    /// AVX2 + FMA, 8 lanes.
+    Avx2,
+    /// AVX-512 F/VL/DQ/BW + FMA, 16 lanes.
+    Avx512,
+}
+
+impl Isa {
+    /// The best instruction set this CPU supports (detected once, then cached).
+    pub fn detected() -> Isa {
+        static ISA: OnceLock<Isa> = OnceLock::new();
+        *ISA.get_or_init(|| {
+            #[cfg(target_arch = "x86_64")]
+            {
+                let v3 = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
+                let v4 = v3
+                    && is_x86_feature_detected!("avx512f")
+                    && is_x86_feature_detected!("avx512vl")
+                    && is_x86_feature_detected!("avx512dq")
+                    && is_x86_feature_detected!("avx512bw");
+                if v4 {
+                    return Isa::Avx512;
+                }
+                if v3 {
+                    return Isa::Avx2;
+                }
+            }
+            Isa::Scalar
+        })
+    }
+
+    /// Every instruction set this CPU can run, weakest first (for cross-checking kernels).
+    pub fn supported() -> Vec<Isa> {
+        [Isa::Scalar, Isa::Avx2, Isa::Avx512].into_iter().filter(|&i| i <= Isa::detected()).collect()
+    }
+}
+
+/// Defines `fn $name(isa: Isa, args…)` that runs the generic kernel `$imp::<F: Fma>(args…)`
+/// compiled for the requested instruction set, capped at what the CPU supports. `$imp` must be
+/// `#[inline(always)]` (as must everything it calls): otherwise LLVM may keep one out-of-line
+/// copy compiled without the target features, and `mul_add` there becomes a libm `fmaf` call.
+macro_rules! multiversion {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? = $imp:ident;) => {
+        $(#[$meta])*
+        $vis fn $name(isa: $crate::model::fused::simd::Isa, $($arg: $ty),*) $(-> $ret)? {
+            #[allow(unused_imports)]
+            use $crate::model::fused::simd::{HwFma, Isa, SoftFma};
+            // Never run code for a richer ISA than the CPU has, whatever the caller asked.
+            let isa = isa.min(Isa::detected());
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")]
+                unsafe fn v4($($arg: $ty),*) $(-> $ret)? {
+                    $imp::<HwFma>($($arg),*)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn v3($($arg: $ty),*) $(-> $ret)? {
+                    $imp::<HwFma>($($arg),*)
+                }
+                match isa {
+                    // SAFETY: `isa` is capped at `Isa::detected()`, which returns `Avx512` only
+                    // after `is_x86_feature_detected!` confirmed every feature `v4` enables.
+                    Isa::Avx512 => return unsafe { v4($($arg),*) },
+                    // SAFETY: as above, `Avx2` is only reachable when avx2 and fma were detected.
+                    Isa::Avx2 => return unsafe { v3($($arg),*) },
+                    Isa::Scalar => {}
+                }
+            }
+            $imp::<SoftFma>($($arg),*)
+        }
+    };
+}
+pub(crate) use multiversion;
+
+/// `x` clamped to `[lo, hi]` with NaN passed through (so a diverged run stays visibly NaN).
+#[inline(always)]
+fn clamp_nan(x: f32, lo: f32, hi: f32) -> f32 {
+    let x = if x < lo { lo } else { x };
+    if x > hi {
+        hi
+    } else {
+        x
+    }
+}
+
+/// Lower clamp of [`exp`]: e^−87.33 ≈ 1.18e-38 is the smallest normal f32 (n = −126).
+const EXP_LO: f32 = -87.336_54;
+/// Upper clamp of [`exp`] (n ≤ 127 keeps 2^n finite); every caller here passes x ≤ 0.
+const EXP_HI: f32 = 88.0;
+
+/// e^x in f32 (Cephes `expf`): x = n·ln2 + r with n = round(x·log2 e), |r| ≤ ln2/2 (ln2 split
+/// in a hi/lo pair so r is exact), e^r = 1 + r + r²·P(r) with a degree-5 minimax P, then
+/// 2^n is built in the exponent bits. Max relative error ≈ 2 ulp (≤ 2.4e-7) on [−87.3, 88];
+/// inputs below −87.34 (including −∞) return ≈ 1.2e-38 instead of 0, NaN stays NaN.
+#[inline(always)]
+pub(crate) fn exp<F: Fma>(x: f32) -> f32 {
+    // 1.5·2^23: adding it rounds to an integer held in the low mantissa bits.
+    const MAGIC: f32 = 12_582_912.0;
+    const LN2_HI: f32 = 0.693_359_4; // 0.693359375 = 355/512, exact
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    let x = clamp_nan(x, EXP_LO, EXP_HI);
+    let t = F::fma(x, std::f32::consts::LOG2_E, MAGIC);
+    let n = t - MAGIC;
+    let r = F::fma(n, -LN2_HI, x);
+    let r = F::fma(n, -LN2_LO, r);
+    let mut p = 1.987_569_2e-4;
+    p = F::fma(p, r, 1.398_199_9e-3);
+    p = F::fma(p, r, 8.333_452e-3);
+    p = F::fma(p, r, 4.166_579_6e-2);
+    p = F::fma(p, r, 1.666_666_5e-1);
+    p = F::fma(p, r, 0.5);
+    let er = F::fma(p, r * r, r + 1.0);
+    let ni = (t.to_bits() as i32).wrapping_sub(MAGIC.to_bits() as i32);
+    er * f32::from_bits((ni.wrapping_add(127) << 23) as u32)
+}
+
+/// erf(x) in f32 as the rational minimax fit used by Eigen: erf(x) ≈ x·P(x²)/Q(x²) with P of
+/// degree 6 and Q of degree 4 in x², x clamped to [−4, 4] (1 − erf(4) = 1.5e-8 is below half
+/// an f32 ulp of 1). No exp and no branch, one division. Max abs error vs f64 erf: 6.5e-8 for
+/// the fit itself (f64 evaluation), 4.5e-7 (≈ 7 ulp of 1, near |x| ≈ 3.9) once evaluated by
+/// Horner in f32, with or without FMA (test `erf_accuracy`, dense grid on [−6, 6]).
+#[inline(always)]
+pub(crate) fn erf<F: Fma>(x: f32) -> f32 {
+    let x = clamp_nan(x, -4.0, 4.0);
+    let x2 = x * x;
+    let mut p = -2.726_142_3e-10;
+    p = F::fma(x2, p, 2.770_681_4e-8);
+    p = F::fma(x2, p, -2.101_024e-6);
+    p = F::fma(x2, p, -5.692_506_4e-5);
+    p = F::fma(x2, p, -7.349_906_3e-4);
+    p = F::fma(x2, p, -2.954_6e-3);
+    p = F::fma(x2, p, -1.609_603_3e-2);
+    let mut q = -1.456_607_2e-5;
+    q = F::fma(x2, q, -2.133_740_6e-4);
+    q = F::fma(x2, q, -1.682_827e-3);
+    q = F::fma(x2, q, -7.373_329_2e-3);
+    q = F::fma(x2, q, -1.426_473_9e-2);
+    x * p / q
+}
+
+/// Fixed pairwise sum of the lane accumulators.
+#[inline(always)]
+fn hsum(mut a: [f32; L]) -> f32 {
+    let mut w = L / 2;
+    while w > 0 {
+        for l in 0..w {
+            a[l] += a[l + w];
+        }
+        w /= 2;
+    }
+    a[0]
+}
+
+/// Σ f(x_i, y_i) over two equal-length slices with lane accumulators (fixed order).
+#[inline(always)]
+pub(crate) fn sum_map2(x: &[f32], y: &[f32], f: impl Fn(f32, f32) -> f32) -> f32 {
+    debug_assert_eq!(x.len(), y.len());
+    let mut acc = [0.0f32; L];
+    let (xc, yc) = (x.chunks_exact(L), y.chunks_exact(L));
+    let (xt, yt) = (xc.remainder(), yc.remainder());
+    for (xs, ys) in xc.zip(yc) {
+        for ((a, &xv), &yv) in acc.iter_mut().zip(xs).zip(ys) {
+            *a += f(xv, yv);
+        }
+    }
+    for ((a, &xv), &yv) in acc.iter_mut().zip(xt).zip(yt) {
+        *a += f(xv, yv);
+    }
+    hsum(acc)
+}
+
+/// Σ f(x_i) with lane accumulators (fixed order).
+#[inline(always)]
+pub(crate) fn sum_map(x: &[f32], f: impl Fn(f32) -> f32) -> f32 {
+    let mut acc = [0.0f32; L];
+    let xc = x.chunks_exact(L);
+    let xt = xc.remainder();
+    for xs in xc {
+        for (a, &xv) in acc.iter_mut().zip(xs) {
+            *a += f(xv);
+        }
+    }
+    for (a, &xv) in acc.iter_mut().zip(xt) {
+        *a += f(xv);
+    }
+    hsum(acc)
+}
+
+/// max_i x_i with lane accumulators; NaN never wins a comparison, so a NaN row yields a
+/// finite max and the NaN then propagates through `exp(x − max)` instead of vanishing.
+/// Returns −∞ for an empty slice.
+#[inline(always)]
+pub(crate) fn max(x: &[f32]) -> f32 {
+    let mut acc = [f32::NEG_INFINITY; L];
+    let xc = x.chunks_exact(L);
+    let xt = xc.remainder();
+    for xs in xc {
+        for (a, &v) in acc.iter_mut().zip(xs) {
+            *a = if v > *a { v } else { *a };
+        }
+    }
+    for (a, &v) in acc.iter_mut().zip(xt) {
+        *a = if v > *a { v } else { *a };
+    }
+    acc.iter().fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m })
+}
+
+/// Rows per rayon task for rows of `width` elements (a function of the width only, so any
+/// per-task partial results are combined in the same order whatever the thread count).
+#[inline]
+pub(crate) fn rows_per_task(width: usize) -> usize {
+    (TASK_ELEMS / width.max(1)).max(1)
+}
+
+/// Runs `f(first_row, rows)` over `out` (rows of `width`), split into tasks of
+/// [`rows_per_task`] rows spread over rayon when there is more than one task. Each output
+/// row is written by exactly one call, so results do not depend on the thread count.
+pub(crate) fn par_rows<F>(out: &mut [f32], width: usize, f: F)
+where
+    F: Fn(usize, &mut [f32]) + Sync + Send,
+{
+    if width == 0 || out.is_empty() {
+        return;
+    }
+    let step = rows_per_task(width) * width;
+    if out.len() <= step {
+        f(0, out);
+    } else {
+        let rpt = step / width;
+        out.par_chunks_mut(step).enumerate().for_each(|(i, chunk)| f(i * rpt, chunk));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::cpu::erf::erf_f64;
+
+    #[inline(always)]
+    fn exp_k<F: Fma>(x: &[f32], y: &mut [f32]) {
+        for (o, &v) in y.iter_mut().zip(x) {
+            *o = exp::<F>(v);
+        }
+    }
+    #[inline(always)]
+    fn erf_k<F: Fma>(x: &[f32], y: &mut [f32]) {
+        for (o, &v) in y.iter_mut().zip(x) {
+            *o = erf::<F>(v);
+        }
+    }
+    multiversion! { fn exp_slice(x: &[f32], y: &mut [f32]) = exp_k; }
+    multiversion! { fn erf_slice(x: &[f32], y: &mut [f32]) = erf_k; }
+
+    fn grid(lo: f32, hi: f32, n: usize) -> Vec<f32> {
+        (0..=n).map(|i| lo + (hi - lo) * i as f32 / n as f32).collect()
+    }
+
+    #[test]
+    fn exp_accuracy() {
+        let x = grid(-87.0, 88.0, 400_000);
+        for isa in Isa::supported() {
+            let mut y = vec![0.0; x.len()];
+            exp_slice(isa, &x, &mut y);
+            let worst = x
+                .iter()
+                .zip(&y)
+                .map(|(&x, &y)| {
+                    let r = (x as f64).exp();
+                    ((y as f64 - r) / r).abs()
+                })
+                .fold(0.0, f64::max);
+            assert!(worst < 3.0e-7, "{isa:?}: exp max rel err {worst:e}");
+        }
+        let mut y = [0.0; 3];
+        exp_slice(Isa::detected(), &[f32::NEG_INFINITY, f32::NAN, 0.0], &mut y);
+        assert!(y[0] >= 0.0 && y[0] < 1.2e-38, "exp(-inf) = {}", y[0]);
+        assert!(y[1].is_nan());
+        assert_eq!(y[2], 1.0);
+    }
+
+    #[test]
+    fn erf_accuracy() {
+        let x = grid(-6.0, 6.0, 400_000);
+        for isa in Isa::supported() {
+            let mut y = vec![0.0; x.len()];
+            erf_slice(isa, &x, &mut y);
+            let worst =
+                x.iter().zip(&y).map(|(&x, &y)| (y as f64 - erf_f64(x as f64)).abs()).fold(0.0, f64::max);
+            assert!(worst < 5e-7, "{isa:?}: erf max abs err {worst:e}");
+        }
+        let mut y = [0.0; 2];
+        erf_slice(Isa::detected(), &[f32::NAN, 0.0], &mut y);
+        assert!(y[0].is_nan());
+        assert_eq!(y[1], 0.0);
+    }
+
+    #[test]
+    fn reductions_match_f64() {
+        let x: Vec<f32> = (0..1003).map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.013).collect();
+        let s = sum_map(&x, |v| v);
+        let r: f64 = x.iter().map(|&v| v as f64).sum();
+        assert!((s as f64 - r).abs() < 1e-4, "{s} vs {r}");
+        assert_eq!(max(&x), x.iter().cloned().fold(f32::NEG_INFINITY, f32::max));
+        assert_eq!(max(&[]), f32::NEG_INFINITY);
+        let d = sum_map2(&x, &x, |a, b| a * b);
+        let rd: f64 = x.iter().map(|&v| v as f64 * v as f64).sum();
+        assert!((d as f64 - rd).abs() < 1e-3 * rd, "{d} vs {rd}");
+    }
+}
