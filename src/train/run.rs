@@ -408,3 +408,27 @@ pub fn device_name(d: &Device) -> String {
         candle_core::DeviceLocation::Metal { gpu_id } => format!("metal:{gpu_id}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::GptConfig;
+
+    #[test]
+    fn one_batch_overfits() {
+        let cfg = GptConfig::tiny();
+        let adam = AdamWConfig { beta1: 0.9, beta2: 0.95, eps: 1e-8, weight_decay: 0.0 };
+        let mut tr = Trainer::new(&cfg, 0, adam, &Device::Cpu).unwrap();
+        let x: Vec<u32> = (0..64).map(|i| (i * 13 % 64) as u32).collect();
+        let y: Vec<u32> = (0..64).map(|i| (i * 29 % 64) as u32).collect();
+        let x = Tensor::from_vec(x, (4, 16), &Device::Cpu).unwrap();
+        let y = Tensor::from_vec(y, (4, 16), &Device::Cpu).unwrap();
+        let first = tr.step(&x, &y, 1e-2, 1.0).unwrap();
+        let mut last = first;
+        for _ in 0..300 {
+            last = tr.step(&x, &y, 1e-2, 1.0).unwrap();
+        }
+        assert!(first > 3.5, "initial loss {first}");
+        assert!(last < 0.1, "one batch did not overfit: loss {last} after 300 steps");
+    }
+}
