@@ -15,6 +15,7 @@ pub mod error;
 pub mod fit;
 pub mod model;
 pub mod progress;
+pub mod report;
 pub mod results;
 pub mod sweep;
 pub mod train;

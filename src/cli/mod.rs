@@ -2,6 +2,7 @@
 //! logs and errors.
 
 mod bench;
+mod design;
 mod plan;
 mod run;
 mod status;
@@ -49,6 +50,9 @@ pub enum Command {
         after_help = "Examples:\n  scalinglab status configs/quick.toml\n  scalinglab status results/quick"
     )]
     Status(status::StatusArgs),
+    /// Propose a grid for a FLOP budget that can identify the fitted exponents (prints a config).
+    #[command(after_help = "Example: scalinglab design --flops 1e14 --seeds 2 > configs/mine.toml")]
+    Design(design::DesignArgs),
     /// Train every pending run of a grid, several at once; resumable.
     #[command(after_help = "Example: scalinglab sweep configs/quick.toml --jobs 2 --threads 1")]
     Sweep(sweep::SweepArgs),
@@ -65,6 +69,9 @@ pub enum Command {
         after_help = "Examples:\n  scalinglab predict results/quick/fit.json --flops 1e15\n  scalinglab predict fit.json --params 1e6 --tokens 2e7"
     )]
     Predict(crate::fit::PredictArgs),
+    /// Plots (SVG, PNG), report.md and a self-contained report.html for a results folder.
+    #[command(after_help = "Example: scalinglab report results/quick --holdout-top 3")]
+    Report(crate::report::ReportArgs),
     /// Time training steps on random tokens: tokens/s, model-FLOPs utilisation, peak RSS.
     #[command(after_help = "Example: scalinglab bench --shape 128x4x4 --threads 1 --steps 20")]
     Bench(BenchArgs),
@@ -75,11 +82,13 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Train(a) => train::run(&a),
         Command::Bench(a) => bench::run(&a),
+        Command::Report(a) => crate::report::run_report(&a).map(|_| ExitCode::SUCCESS),
         Command::Fit(a) => crate::fit::run_fit(&a).map(|_| ExitCode::SUCCESS),
         Command::Predict(a) => crate::fit::run_predict(&a).map(|_| ExitCode::SUCCESS),
         Command::Run(a) => run::run(&a),
         Command::Sweep(a) => sweep::run(&a),
         Command::Plan(a) => plan::run(&a),
+        Command::Design(a) => design::run(&a),
         Command::Status(a) => status::run(&a),
         Command::Corpus(a) => crate::corpus::run_corpus(&a.command).map(|_| ExitCode::SUCCESS),
     }

@@ -12,12 +12,16 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Obs {
     /// Parameters (under the chosen convention).
+    #[serde(with = "crate::fit::schema::lossless")]
     pub n: f64,
     /// Training tokens.
+    #[serde(with = "crate::fit::schema::lossless")]
     pub d: f64,
     /// Loss, nats/token.
+    #[serde(with = "crate::fit::schema::lossless")]
     pub loss: f64,
     /// Weight in the summed objective (dimensionless, 1 for a cell mean).
+    #[serde(with = "crate::fit::schema::lossless")]
     pub weight: f64,
 }
 
@@ -133,14 +137,18 @@ pub fn cell_obs(cells: &[Cell]) -> Vec<Obs> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CellNoise {
     /// Parameters.
+    #[serde(with = "crate::fit::schema::lossless")]
     pub n: f64,
     /// Tokens.
+    #[serde(with = "crate::fit::schema::lossless")]
     pub d: f64,
     /// Number of seeds.
     pub seeds: usize,
     /// Mean loss over seeds, nats/token.
+    #[serde(with = "crate::fit::schema::lossless")]
     pub mean_loss: f64,
     /// Standard deviation over seeds, nats/token.
+    #[serde(with = "crate::fit::schema::lossless")]
     pub sd_loss: f64,
 }
 
@@ -150,8 +158,10 @@ pub struct SeedNoise {
     /// Every cell with ≥ 2 seeds.
     pub cells: Vec<CellNoise>,
     /// Pooled SD over those cells: sqrt(Σ(k−1)s² / Σ(k−1)), nats/token.
+    #[serde(with = "crate::fit::schema::lossless")]
     pub pooled_sd: f64,
     /// Pooled SD of ln L (relative noise), dimensionless.
+    #[serde(with = "crate::fit::schema::lossless")]
     pub pooled_sd_log: f64,
 }
 

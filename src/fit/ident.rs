@@ -25,16 +25,21 @@ pub struct Design {
     /// Distinct model sizes N.
     pub distinct_n: usize,
     /// max N / min N.
+    #[serde(with = "crate::fit::schema::lossless")]
     pub n_span: f64,
     /// Distinct token counts D.
     pub distinct_d: usize,
     /// max D / min D.
+    #[serde(with = "crate::fit::schema::lossless")]
     pub d_span: f64,
     /// R² of log D regressed on log N (1 = D fixed by N); `None` when N or D is constant.
+    #[serde(with = "crate::fit::schema::lossless::opt")]
     pub r2_logd_on_logn: Option<f64>,
     /// Largest loss range across N among cells sharing a D, nats/token.
+    #[serde(with = "crate::fit::schema::lossless::opt")]
     pub loss_range_across_n_at_fixed_d: Option<f64>,
     /// Largest loss range across D among cells sharing an N, nats/token.
+    #[serde(with = "crate::fit::schema::lossless::opt")]
     pub loss_range_across_d_at_fixed_n: Option<f64>,
 }
 

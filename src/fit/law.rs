@@ -35,14 +35,19 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ChinchillaLaw {
     /// E: irreducible loss, nats/token.
+    #[serde(with = "crate::fit::schema::lossless")]
     pub e: f64,
     /// A: coefficient of the parameter term, nats/token · parameters^α.
+    #[serde(with = "crate::fit::schema::lossless")]
     pub a: f64,
     /// B: coefficient of the data term, nats/token · tokens^β.
+    #[serde(with = "crate::fit::schema::lossless")]
     pub b: f64,
     /// α: exponent of N (dimensionless).
+    #[serde(with = "crate::fit::schema::lossless")]
     pub alpha: f64,
     /// β: exponent of D (dimensionless).
+    #[serde(with = "crate::fit::schema::lossless")]
     pub beta: f64,
 }
 

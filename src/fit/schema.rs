@@ -9,6 +9,96 @@ use super::ident::Design;
 use super::law::ChinchillaLaw;
 use super::source::{FlopsConvention, ParamsConvention};
 
+/// JSON cannot hold NaN or ±∞ (serde_json writes them as `null`, which then fails to read
+/// back as f64). Every float of fit.json goes through these helpers: finite values are plain
+/// numbers, others the strings "NaN", "inf", "-inf"; reading also accepts `null` as NaN.
+pub mod lossless {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Repr {
+        Num(f64),
+        Text(String),
+        Null(()),
+    }
+
+    fn decode(r: Repr) -> Result<f64, String> {
+        match r {
+            Repr::Num(x) => Ok(x),
+            Repr::Null(()) => Ok(f64::NAN),
+            Repr::Text(s) => match s.as_str() {
+                "NaN" => Ok(f64::NAN),
+                "inf" => Ok(f64::INFINITY),
+                "-inf" => Ok(f64::NEG_INFINITY),
+                o => Err(format!("expected a number, \"NaN\", \"inf\" or \"-inf\", got {o:?}")),
+            },
+        }
+    }
+
+    /// Serialises one float.
+    pub fn serialize<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if x.is_finite() {
+            s.serialize_f64(*x)
+        } else if x.is_nan() {
+            s.serialize_str("NaN")
+        } else if *x > 0.0 {
+            s.serialize_str("inf")
+        } else {
+            s.serialize_str("-inf")
+        }
+    }
+
+    /// Reads one float.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        decode(Repr::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+
+    /// The same for optional pairs (intervals).
+    pub mod pair {
+        use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+        #[derive(Serialize)]
+        struct W(#[serde(with = "super")] f64);
+
+        /// Serialises an optional [lo, hi].
+        pub fn serialize<S: Serializer>(x: &Option<[f64; 2]>, s: S) -> Result<S::Ok, S::Error> {
+            x.map(|[a, b]| [W(a), W(b)]).serialize(s)
+        }
+
+        /// Reads an optional [lo, hi].
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<[f64; 2]>, D::Error> {
+            let v: Option<[super::Repr; 2]> = Option::deserialize(d)?;
+            match v {
+                None => Ok(None),
+                Some([a, b]) => Ok(Some([
+                    super::decode(a).map_err(serde::de::Error::custom)?,
+                    super::decode(b).map_err(serde::de::Error::custom)?,
+                ])),
+            }
+        }
+    }
+
+    /// The same for optional floats.
+    pub mod opt {
+        use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+        #[derive(Serialize)]
+        struct W(#[serde(with = "super")] f64);
+
+        /// Serialises an optional float.
+        pub fn serialize<S: Serializer>(x: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+            x.map(W).serialize(s)
+        }
+
+        /// Reads an optional float (`null` is None).
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+            let v: Option<super::Repr> = Option::deserialize(d)?;
+            v.map(|r| super::decode(r).map_err(serde::de::Error::custom)).transpose()
+        }
+    }
+}
+
 /// Version of [`FitReport`]; bump on incompatible changes.
 pub const FIT_SCHEMA_VERSION: u32 = 1;
 
@@ -65,6 +155,7 @@ pub struct Conventions {
     /// Curve points used by Approach 1.
     pub curve_points: CurvePoints,
     /// Huber δ on log-loss residuals.
+    #[serde(with = "lossless")]
     pub huber_delta: f64,
     /// L-BFGS starts of the Approach 3 fit.
     pub starts: usize,
@@ -75,6 +166,7 @@ pub struct Conventions {
     /// Largest-compute cells held out for the forecast check (0 = none).
     pub holdout_top: usize,
     /// Compute at which tokens-per-parameter is reported, FLOPs.
+    #[serde(with = "lossless::opt")]
     pub reference_flops: Option<f64>,
     /// `--group-by` key.
     pub group_by: Option<String>,
@@ -86,10 +178,12 @@ pub struct Estimate {
     /// Name (`alpha`, `E`, `a`, `tokens_per_param`, ...).
     pub name: String,
     /// Point estimate (unit in `unit`).
+    #[serde(with = "lossless")]
     pub value: f64,
     /// Unit, e.g. `nats/token`, `dimensionless`.
     pub unit: String,
     /// 95% interval (bootstrap percentiles or a t interval; see `interval_method`).
+    #[serde(with = "lossless::pair")]
     pub ci95: Option<[f64; 2]>,
     /// How `ci95` was obtained, e.g. `bootstrap percentile (200 reps)`.
     pub interval_method: Option<String>,
@@ -103,16 +197,22 @@ pub struct Estimate {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Residual {
     /// Parameters.
+    #[serde(with = "lossless")]
     pub n: f64,
     /// Tokens.
+    #[serde(with = "lossless")]
     pub d: f64,
     /// Training FLOPs (convention in `conventions.flops`).
+    #[serde(with = "lossless")]
     pub c: f64,
     /// Observed loss (cell mean over seeds), nats/token.
+    #[serde(with = "lossless")]
     pub loss: f64,
     /// Fitted loss, nats/token.
+    #[serde(with = "lossless")]
     pub predicted: f64,
     /// log(predicted) − log(observed).
+    #[serde(with = "lossless")]
     pub log_residual: f64,
 }
 
@@ -120,8 +220,10 @@ pub struct Residual {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FitQuality {
     /// 1 − SS_res/SS_tot of log loss.
+    #[serde(with = "lossless")]
     pub r2_log: f64,
     /// Root-mean-square log residual (≈ relative error).
+    #[serde(with = "lossless")]
     pub rmse_log: f64,
     /// Points used.
     pub points: usize,
@@ -152,6 +254,7 @@ pub struct Approach3Report {
     /// a, b, G, tokens_per_param at `conventions.reference_flops`, with verdicts.
     pub derived: Vec<Estimate>,
     /// Σ Huber objective at the optimum.
+    #[serde(with = "lossless")]
     pub objective: f64,
     /// Starts tried.
     pub starts: usize,
@@ -188,12 +291,16 @@ pub struct PowerLawReport {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OptimumPoint {
     /// Compute, FLOPs.
+    #[serde(with = "lossless")]
     pub c: f64,
     /// Loss-minimising parameters at this compute.
+    #[serde(with = "lossless")]
     pub n_opt: f64,
     /// Tokens at the optimum, D = C/(6·N_opt).
+    #[serde(with = "lossless")]
     pub d_opt: f64,
     /// Loss at the optimum, nats/token.
+    #[serde(with = "lossless")]
     pub loss: f64,
     /// Runs/points behind this level.
     pub points: usize,
@@ -222,18 +329,25 @@ pub struct HoldoutRun {
     /// Run ids of the cell.
     pub ids: Vec<String>,
     /// Parameters.
+    #[serde(with = "lossless")]
     pub n: f64,
     /// Tokens.
+    #[serde(with = "lossless")]
     pub d: f64,
     /// FLOPs.
+    #[serde(with = "lossless")]
     pub c: f64,
     /// Observed loss (mean over seeds), nats/token.
+    #[serde(with = "lossless")]
     pub actual: f64,
     /// Predicted by the fit on the other cells, nats/token.
+    #[serde(with = "lossless")]
     pub predicted: f64,
     /// 100·(predicted − actual)/actual.
+    #[serde(with = "lossless")]
     pub pct_error: f64,
     /// 95% prediction interval (bootstrap fits + seed noise), nats/token.
+    #[serde(with = "lossless::pair")]
     pub interval: Option<[f64; 2]>,
     /// Whether `actual` is inside `interval`.
     pub inside: Option<bool>,
@@ -247,6 +361,7 @@ pub struct HoldoutReport {
     /// The held-out cells.
     pub runs: Vec<HoldoutRun>,
     /// Fraction of held-out cells inside their 95% interval.
+    #[serde(with = "lossless::opt")]
     pub coverage: Option<f64>,
     /// What the intervals include.
     pub note: String,
@@ -281,4 +396,34 @@ pub struct GroupReport {
     pub holdout: Option<HoldoutReport>,
     /// Fits not run, and why.
     pub skipped: Vec<String>,
+}
+
+#[cfg(test)]
+mod lossless_tests {
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Debug, Serialize, Deserialize)]
+    struct T {
+        #[serde(with = "super::lossless")]
+        x: f64,
+        #[serde(with = "super::lossless::pair")]
+        ci: Option<[f64; 2]>,
+        #[serde(with = "super::lossless::opt")]
+        o: Option<f64>,
+    }
+
+    // Regression (found by the report work): a NaN bootstrap bound was written as `null` and
+    // fit.json could not be read back, breaking `predict` and `report`.
+    #[test]
+    fn non_finite_floats_round_trip() {
+        let t = T { x: f64::NAN, ci: Some([1.5, f64::INFINITY]), o: Some(f64::NEG_INFINITY) };
+        let s = serde_json::to_string(&t).unwrap();
+        assert_eq!(s, r#"{"x":"NaN","ci":[1.5,"inf"],"o":"-inf"}"#);
+        let back: T = serde_json::from_str(&s).unwrap();
+        assert!(
+            back.x.is_nan() && back.ci == Some([1.5, f64::INFINITY]) && back.o == Some(f64::NEG_INFINITY)
+        );
+        let old: T = serde_json::from_str(r#"{"x":null,"ci":[5.7,null],"o":null}"#).unwrap();
+        assert!(old.x.is_nan() && old.ci.unwrap()[1].is_nan() && old.o.is_none());
+    }
 }

@@ -3,6 +3,7 @@
 //! the local parallel executor (`executor`), plans, status and Slurm scripts (`plan`).
 
 pub mod branch;
+pub mod design;
 pub mod executor;
 pub mod grid;
 pub mod lock;

@@ -1,0 +1,181 @@
+//! Helpers shared by the figure builders: families of runs (one line per D, per N), log-spaced
+//! samples for drawing laws, colours by model size, and axis labels with units.
+
+use crate::fit::data::RunPoint;
+use crate::fit::source::{FlopsConvention, ParamsConvention};
+
+use super::figure::tick_label;
+
+/// At most this many families are drawn as separate lines; more are binned in log space.
+pub const MAX_FAMILIES: usize = 8;
+
+/// Runs sharing a value of a key (D for "one line per D"), or a log-space bin of it.
+#[derive(Debug, Clone)]
+pub struct Family<'a> {
+    /// The shared value, or the geometric mean of the bin.
+    pub value: f64,
+    /// Whether this is a bin of several nearby values.
+    pub binned: bool,
+    /// The runs.
+    pub runs: Vec<&'a RunPoint>,
+}
+
+/// Groups `points` by `key` (equal to 1 part in 10⁶), ascending; with more than
+/// [`MAX_FAMILIES`] distinct values, into [`MAX_FAMILIES`] equal-width bins of log key
+/// (empty bins dropped).
+pub fn families<'a>(points: &'a [RunPoint], key: impl Fn(&RunPoint) -> f64) -> Vec<Family<'a>> {
+    let mut vals: Vec<f64> = points.iter().map(&key).filter(|v| *v > 0.0 && v.is_finite()).collect();
+    vals.sort_by(f64::total_cmp);
+    vals.dedup_by(|a, b| (*a / *b - 1.0).abs() < 1e-6);
+    if vals.len() <= MAX_FAMILIES {
+        return vals
+            .iter()
+            .map(|&v| Family {
+                value: v,
+                binned: false,
+                runs: points.iter().filter(|p| (key(p) / v - 1.0).abs() < 1e-6).collect(),
+            })
+            .collect();
+    }
+    let (lo, hi) = (vals[0].ln(), vals[vals.len() - 1].ln());
+    let width = (hi - lo) / MAX_FAMILIES as f64;
+    let mut bins: Vec<Vec<&RunPoint>> = vec![Vec::new(); MAX_FAMILIES];
+    for p in points {
+        let k = key(p);
+        if !(k > 0.0 && k.is_finite()) {
+            continue;
+        }
+        let i = (((k.ln() - lo) / width).floor() as usize).min(MAX_FAMILIES - 1);
+        bins[i].push(p);
+    }
+    bins.into_iter()
+        .filter(|b| !b.is_empty())
+        .map(|runs| {
+            let g = (runs.iter().map(|p| key(p).ln()).sum::<f64>() / runs.len() as f64).exp();
+            Family { value: g, binned: true, runs }
+        })
+        .collect()
+}
+
+/// Mean loss per distinct `x` (seed replicates averaged), sorted by `x`.
+pub fn mean_by(runs: &[&RunPoint], x: impl Fn(&RunPoint) -> f64) -> Vec<(f64, f64)> {
+    let mut acc: Vec<(f64, f64, usize)> = Vec::new();
+    for p in runs {
+        let v = x(p);
+        match acc.iter_mut().find(|(a, _, _)| (*a / v - 1.0).abs() < 1e-6) {
+            Some(e) => {
+                e.1 += p.loss;
+                e.2 += 1;
+            }
+            None => acc.push((v, p.loss, 1)),
+        }
+    }
+    let mut out: Vec<(f64, f64)> = acc.into_iter().map(|(v, s, n)| (v, s / n as f64)).collect();
+    out.sort_by(|a, b| a.0.total_cmp(&b.0));
+    out
+}
+
+/// `k` values log-spaced from `lo` to `hi` inclusive (empty when the range is not positive).
+pub fn log_space(lo: f64, hi: f64, k: usize) -> Vec<f64> {
+    if !(lo > 0.0 && hi >= lo && hi.is_finite()) || k < 2 {
+        return Vec::new();
+    }
+    (0..k).map(|i| (lo.ln() + (hi.ln() - lo.ln()) * i as f64 / (k - 1) as f64).exp()).collect()
+}
+
+/// (min, max) of positive finite values, `None` when there are none.
+pub fn extent(v: impl IntoIterator<Item = f64>) -> Option<(f64, f64)> {
+    let mut out: Option<(f64, f64)> = None;
+    for x in v.into_iter().filter(|x| *x > 0.0 && x.is_finite()) {
+        out = Some(out.map_or((x, x), |(a, b)| (a.min(x), b.max(x))));
+    }
+    out
+}
+
+/// Index of the family containing value `v` (nearest in log space).
+pub fn family_index(fams: &[Family<'_>], v: f64) -> usize {
+    let mut best = (0, f64::INFINITY);
+    for (i, f) in fams.iter().enumerate() {
+        let d = (f.value.ln() - v.ln()).abs();
+        if d < best.1 {
+            best = (i, d);
+        }
+    }
+    best.0
+}
+
+/// Legend label of a family, e.g. `D = 1e5 tokens` or `D ≈ 1.26e5 tokens (bin)`.
+pub fn family_label(sym: &str, unit: &str, f: &Family<'_>) -> String {
+    if f.binned {
+        format!("{sym} ≈ {} {unit} (bin)", tick_label(f.value))
+    } else {
+        format!("{sym} = {} {unit}", tick_label(f.value))
+    }
+}
+
+/// Axis label of N under a convention.
+pub fn n_label(p: ParamsConvention) -> String {
+    match p {
+        ParamsConvention::Total => "N (parameters, total)".into(),
+        ParamsConvention::Nonembedding => "N (parameters, non-embedding)".into(),
+    }
+}
+
+/// Axis label of C under a convention.
+pub fn c_label(f: FlopsConvention) -> String {
+    match f {
+        FlopsConvention::SixNd => "C (training FLOPs, 6ND)".into(),
+        FlopsConvention::Exact => "C (training FLOPs, exact count)".into(),
+    }
+}
+
+/// Name of a parameter convention as on the command line.
+pub fn params_name(p: ParamsConvention) -> &'static str {
+    match p {
+        ParamsConvention::Total => "total",
+        ParamsConvention::Nonembedding => "nonembedding",
+    }
+}
+
+/// Axis label of the final validation loss.
+pub const LOSS_LABEL: &str = "validation loss (nats/token)";
+/// Axis label of D.
+pub const D_LABEL: &str = "D (training tokens)";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fit::synth::point;
+
+    #[test]
+    fn families_group_exactly_then_bin() {
+        let pts: Vec<RunPoint> = (0..4)
+            .flat_map(|i| {
+                (0..3).map(move |j| {
+                    point(format!("{i}{j}"), 1e5 * (i + 1) as f64, 1e7 * (j + 1) as f64, 3.0, None)
+                })
+            })
+            .collect();
+        let f = families(&pts, |p| p.d);
+        assert_eq!(f.len(), 3);
+        assert!(f.iter().all(|x| x.runs.len() == 4 && !x.binned));
+        let many: Vec<RunPoint> =
+            (0..40).map(|i| point(format!("{i}"), 1e5, 1e6 * 1.2f64.powi(i), 3.0, None)).collect();
+        let f = families(&many, |p| p.d);
+        assert!(f.len() <= MAX_FAMILIES && f.len() >= 6 && f.iter().all(|x| x.binned));
+        assert_eq!(f.iter().map(|x| x.runs.len()).sum::<usize>(), 40);
+        assert_eq!(family_index(&f, 1e6), 0);
+    }
+
+    #[test]
+    fn means_average_replicates() {
+        let a = point("a".into(), 1e5, 1e7, 3.0, Some("0".into()));
+        let b = point("b".into(), 1e5, 1e7, 3.2, Some("1".into()));
+        let c = point("c".into(), 2e5, 1e7, 2.0, None);
+        let m = mean_by(&[&c, &a, &b], |p| p.n);
+        assert_eq!(m.len(), 2);
+        assert!((m[0].1 - 3.1).abs() < 1e-12 && m[1] == (2e5, 2.0));
+        assert_eq!(log_space(1.0, 100.0, 3).len(), 3);
+        assert_eq!(extent([0.0, 3.0, 1.0]), Some((1.0, 3.0)));
+    }
+}

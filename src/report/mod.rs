@@ -1,0 +1,259 @@
+//! `scalinglab report`: figures and a written report of a sweep and its scaling-law fits.
+//!
+//! Reads a results folder (`runs/*.json`, `curves/*.jsonl`) and its `fit.json` (running
+//! `scalinglab fit` in-process when it is missing), fits again under the other parameter
+//! convention (total vs non-embedding) for the side-by-side comparison, and writes to the
+//! output folder:
+//!
+//! * nine figures as SVG and PNG, log-log axes labelled with units ([`figs_loss`],
+//!   [`figs_fit`]), drawn with plotters ([`render`]); a figure without data is skipped with a
+//!   note instead of drawing blank axes;
+//! * `report.md`: the sweep, fitted parameters with 95% intervals for every approach and both
+//!   conventions, a and b against Chinchilla's and Kaplan's published values, held-out errors
+//!   and a validity checklist. Every number is formatted from the fit.json value; undetermined
+//!   quantities are never shown as point estimates ([`tables`], [`sections`]);
+//! * `report.html`: the same content as one self-contained page (inline SVG and CSS, no
+//!   scripts, no network) ([`doc`]);
+//! * `fit.nonembedding.json` (or `fit.total.json`): the fit under the other convention.
+//!
+//! Never depends on candle; fonts are embedded (DejaVu Sans), so no system fonts are needed.
+
+pub mod content;
+pub mod doc;
+pub mod families;
+pub mod figs_fit;
+pub mod figs_loss;
+pub mod figure;
+pub mod render;
+pub mod sections;
+pub mod sweep;
+pub mod synth;
+pub mod tables;
+pub mod view;
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_browser;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use rayon::prelude::*;
+
+use crate::error::input_err;
+use crate::fit::cli::StartsArg;
+use crate::fit::predict::read_report;
+use crate::fit::schema::FitReport;
+use crate::fit::source::ParamsConvention;
+use crate::fit::{fit_report, FitArgs};
+use crate::results::{write_atomic, ResultsDir};
+
+use doc::Block;
+use families::params_name;
+use figure::Figure;
+use view::{Built, GroupView};
+
+/// Arguments of `scalinglab report`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReportArgs {
+    /// Results folder of a sweep (runs/*.json, curves/*.jsonl, fit.json if already fitted).
+    #[arg(value_name = "RESULTS_DIR")]
+    pub results_dir: PathBuf,
+    /// Where to write the figures, report.md and report.html (default: RESULTS_DIR).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Run the fit again even when RESULTS_DIR/fit.json exists (it is overwritten).
+    #[arg(long)]
+    pub refit: bool,
+    /// When fitting: bootstrap replicates for the 95% intervals (0 = none).
+    #[arg(long, value_name = "K", default_value_t = 200)]
+    pub bootstrap: usize,
+    /// When fitting: hold out the K largest-compute cells and check their forecast.
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    pub holdout_top: usize,
+    /// When fitting: Approach 3 starting grid, full (4,500 starts) or coarse (108).
+    #[arg(long, value_name = "GRID", value_enum, default_value = "full")]
+    pub starts: StartsArg,
+    /// When fitting: seed of the bootstrap RNG.
+    #[arg(long, value_name = "SEED", default_value_t = 0)]
+    pub seed: u64,
+}
+
+fn fit_args(dir: &Path, params: ParamsConvention, out: Option<PathBuf>) -> FitArgs {
+    FitArgs {
+        results_dir: Some(dir.to_path_buf()),
+        csv: None,
+        out,
+        params,
+        flops: crate::fit::source::FlopsConvention::SixNd,
+        group_by: None,
+        curve_points: crate::fit::schema::CurvePoints::Auto,
+        bootstrap: 0,
+        resample_seeds: false,
+        seed: 0,
+        holdout_top: 0,
+        kaplan_e: false,
+        reference_flops: None,
+        starts: StartsArg::Full,
+        isoflop_gap: figs_fit::ISOFLOP_GAP,
+        allow_degenerate: false,
+    }
+}
+
+/// `scalinglab report`: fits if needed (writing RESULTS_DIR/fit.json), then writes the report.
+pub fn run_report(args: &ReportArgs) -> Result<()> {
+    let dir = &args.results_dir;
+    if !dir.is_dir() {
+        return Err(input_err(format!(
+            "{}: not a folder; fix: pass a sweep's results folder (with runs/*.json)",
+            dir.display()
+        )));
+    }
+    let path = dir.join("fit.json");
+    let fit = if path.exists() && !args.refit {
+        eprintln!("reading {}", path.display());
+        read_report(&path).map_err(|e| {
+            input_err(format!(
+                "{e:#}; if it was written by `scalinglab fit` (a non-finite interval bound is written as null), \
+                 fix: run the report with --refit"
+            ))
+        })?
+    } else {
+        let mut fa = fit_args(dir, ParamsConvention::Total, None);
+        fa.bootstrap = args.bootstrap;
+        fa.holdout_top = args.holdout_top;
+        fa.starts = args.starts;
+        fa.seed = args.seed;
+        // The report is formatted from the same values fit_report just wrote to fit.json.
+        let (fit, out) = fit_report(&fa)?;
+        eprintln!("wrote {}", out.display());
+        fit
+    };
+    let out = args.out.clone().unwrap_or_else(|| dir.clone());
+    let files = write_report(dir, &fit, &out)?;
+    for f in &files {
+        println!("{}", f.display());
+    }
+    Ok(())
+}
+
+/// Fits `dir` again under the other parameter convention with `fit`'s settings, writing
+/// `OUT/fit.CONVENTION.json`. `Err` says why it could not (shown in the report).
+pub fn other_convention(dir: &Path, fit: &FitReport, out: &Path) -> std::result::Result<FitReport, String> {
+    let c = &fit.conventions;
+    let other = match c.params {
+        ParamsConvention::Total => ParamsConvention::Nonembedding,
+        ParamsConvention::Nonembedding => ParamsConvention::Total,
+    };
+    let mut fa = fit_args(dir, other, Some(out.join(format!("fit.{}.json", params_name(other)))));
+    fa.flops = c.flops;
+    fa.group_by = c.group_by.clone();
+    fa.curve_points = c.curve_points;
+    fa.bootstrap = c.bootstrap_reps;
+    fa.seed = c.seed;
+    fa.holdout_top = c.holdout_top;
+    fa.reference_flops = c.reference_flops;
+    fa.starts = if c.starts > 1000 { StartsArg::Full } else { StartsArg::Coarse };
+    eprintln!("fitting again with N = {} parameters for the side-by-side comparison ...", params_name(other));
+    fit_report(&fa).map(|(r, _)| r).map_err(|e| format!("{e:#}"))
+}
+
+/// A figure builder.
+type Builder = fn(&GroupView<'_>) -> Built;
+
+/// One built figure or skip note, titled for the report.
+struct Slot {
+    title: &'static str,
+    built: Built,
+}
+
+fn figures(views: &[GroupView<'_>], alt: &[GroupView<'_>]) -> Vec<Slot> {
+    let mut out = Vec::new();
+    for v in views {
+        let f: [(&'static str, Builder); 8] = [
+            ("Final loss vs N", figs_loss::loss_vs_n),
+            ("Final loss vs D", figs_loss::loss_vs_d),
+            ("Loss vs compute", figs_loss::loss_vs_compute),
+            ("IsoFLOP profiles", figs_fit::isoflop),
+            ("Compute-optimal allocation", figs_fit::allocation),
+            ("Training curves", figs_loss::training_curves),
+            ("Approach 3 residuals", figs_fit::residuals),
+            ("Held-out forecast", figs_fit::holdout),
+        ];
+        for (title, build) in f {
+            out.push(Slot { title, built: build(v) });
+        }
+        let other = alt.iter().find(|a| a.group.value == v.group.value);
+        let built = match other {
+            Some(o) => figs_fit::conventions(&[v, o]),
+            None => Err("the fit under the other parameter convention is not available (see above)".into()),
+        };
+        out.push(Slot { title: "Parameter conventions side by side", built });
+    }
+    out
+}
+
+/// Writes the figures (SVG and PNG), report.md and report.html for `fit` of results folder
+/// `dir` into `out`, fitting again under the other parameter convention; returns the files
+/// written.
+pub fn write_report(dir: &Path, fit: &FitReport, out: &Path) -> Result<Vec<PathBuf>> {
+    if fit.source.kind != "results_dir" {
+        return Err(input_err(format!(
+            "{}: fit.json was fitted from {} {}, not from this results folder; fix: rerun with --refit",
+            dir.display(),
+            fit.source.kind,
+            fit.source.path
+        )));
+    }
+    render::register_fonts()?;
+    let runs = ResultsDir::new(dir).load_runs()?;
+    let facts = sweep::sweep_facts(&runs);
+    let loaded = view::load_for(dir, fit)?;
+    let views = view::views(fit, &loaded);
+    let alt = other_convention(dir, fit, out);
+    let mut written = Vec::new();
+    if let Ok(a) = &alt {
+        written.push(out.join(format!("fit.{}.json", params_name(a.conventions.params))));
+    }
+    let alt_loaded = match &alt {
+        Ok(a) => Some(view::load_for(dir, a)?),
+        Err(_) => None,
+    };
+    let alt_views = match (&alt, &alt_loaded) {
+        (Ok(a), Some(l)) => view::views(a, l),
+        _ => Vec::new(),
+    };
+    let slots = figures(&views, &alt_views);
+    let started = std::time::Instant::now();
+    let drawn: Vec<Result<(Figure, String, Vec<u8>)>> = slots
+        .par_iter()
+        .filter_map(|s| s.built.as_ref().ok())
+        .map(|f| Ok((f.clone(), render::svg(f)?, render::png(f)?)))
+        .collect();
+    let mut figs = Vec::new();
+    for d in drawn {
+        let (f, svg, png) = d?;
+        for (ext, bytes) in [("svg", svg.as_bytes()), ("png", png.as_slice())] {
+            let p = out.join(format!("{}.{ext}", f.name));
+            write_atomic(&p, bytes)?;
+            written.push(p);
+        }
+        figs.push(Block::Figure { name: f.name.clone(), caption: f.caption.clone(), svg });
+    }
+    eprintln!("drew {} figures (SVG + PNG) in {:.1} s", figs.len(), started.elapsed().as_secs_f64());
+    let skipped: Vec<String> = slots
+        .iter()
+        .filter_map(|s| s.built.as_ref().err().map(|why| format!("{}: skipped ({why})", s.title)))
+        .collect();
+    let blocks = content::blocks(dir, fit, alt.as_ref(), &facts, figs, skipped);
+    let title = format!("scalinglab report: {}", facts.sweeps.join(", "));
+    for (name, text) in
+        [("report.md", doc::to_markdown(&blocks)), ("report.html", doc::to_html(&title, &blocks))]
+    {
+        let p = out.join(name);
+        write_atomic(&p, text.as_bytes())?;
+        written.push(p);
+    }
+    Ok(written)
+}

@@ -1,0 +1,247 @@
+//! Facts about the sweep for report.md: grid, run counts, compute, wall time, hardware,
+//! versions, corpus epochs, entropy floor and the per-size hyperparameter rules.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::results::{RunResult, RunStatus};
+
+/// Spec keys of the per-size hyperparameter rules shown in the validity checklist.
+pub const HYPER_KEYS: [&str; 6] =
+    ["learning_rate", "lr_rule", "lr_base_width", "warmup_steps", "batch_size", "beta2"];
+
+/// Runs repeating their corpus more than this many times are flagged.
+pub const MAX_EPOCHS: f64 = 4.0;
+
+/// How often a run went through its training corpus.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Epochs {
+    /// A generated stream: every token fresh.
+    Fresh,
+    /// Tokens / training tokens of the prepared corpus.
+    Known(f64),
+    /// Not known, and why.
+    Unknown(String),
+}
+
+/// Hyperparameters of one model size.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SizeRow {
+    /// Total parameters.
+    pub params_total: u64,
+    /// Shape, `n_embd × n_layer` when recorded.
+    pub shape: String,
+    /// Runs of this size.
+    pub runs: usize,
+    /// Distinct values of each of [`HYPER_KEYS`] ("—" when absent).
+    pub values: Vec<String>,
+}
+
+/// Everything report.md says about the sweep itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepFacts {
+    /// Sweep names found in the runs.
+    pub sweeps: Vec<String>,
+    /// All runs in `runs/`.
+    pub runs: usize,
+    /// Runs by status (`ok`, `diverged`, `failed`).
+    pub by_status: BTreeMap<String, usize>,
+    /// Spec keys whose value differs between runs, with their values.
+    pub grid: Vec<(String, Vec<String>)>,
+    /// Σ flops_6nd over all runs, FLOPs.
+    pub flops_6nd: f64,
+    /// Σ flops_exact over all runs, FLOPs.
+    pub flops_exact: f64,
+    /// Σ wall_seconds over all runs.
+    pub wall_seconds: f64,
+    /// `device, N thread(s)` → runs.
+    pub devices: BTreeMap<String, usize>,
+    /// Version key → values seen.
+    pub versions: BTreeMap<String, BTreeSet<String>>,
+    /// CPU model of the machine writing the report (from /proc/cpuinfo).
+    pub cpu_model: Option<String>,
+    /// Logical cores of that machine.
+    pub cores: usize,
+    /// Corpus entropy floors recorded by the runs, nats/token (distinct values).
+    pub entropy_floors: Vec<f64>,
+    /// Epochs per run id.
+    pub epochs: Vec<(String, Epochs)>,
+    /// Hyperparameters per size.
+    pub sizes: Vec<SizeRow>,
+}
+
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "—".into(),
+        other => other.to_string(),
+    }
+}
+
+/// CPU model name from /proc/cpuinfo-style text (`model name`, or `Hardware`/`cpu model`).
+pub fn cpu_model(cpuinfo: &str) -> Option<String> {
+    cpuinfo.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        matches!(k.trim(), "model name" | "Hardware" | "cpu model").then(|| v.trim().to_string())
+    })
+}
+
+/// Epochs of one run: prepared corpora are looked up in `PATH/manifest.json` (`train.tokens`).
+fn epochs(r: &RunResult, manifests: &mut BTreeMap<String, Option<u64>>) -> Epochs {
+    let corpus = r.spec.get("corpus");
+    let source = corpus.and_then(|c| c.get("source")).and_then(Value::as_str);
+    match source {
+        Some("synthetic") => Epochs::Fresh,
+        Some("prepared") => {
+            let Some(path) = corpus.and_then(|c| c.get("path")).and_then(Value::as_str) else {
+                return Epochs::Unknown("prepared corpus without a path in the spec".into());
+            };
+            let train = *manifests.entry(path.to_string()).or_insert_with(|| {
+                let text = std::fs::read_to_string(Path::new(path).join("manifest.json")).ok()?;
+                let v: Value = serde_json::from_str(&text).ok()?;
+                v.get("train")?.get("tokens")?.as_u64()
+            });
+            match train {
+                Some(t) if t > 0 => Epochs::Known(r.tokens as f64 / t as f64),
+                _ => Epochs::Unknown(format!("{path}/manifest.json not readable here")),
+            }
+        }
+        other => Epochs::Unknown(format!("corpus source {} not known", other.unwrap_or("missing"))),
+    }
+}
+
+/// Collects the facts from every run (whatever its status).
+pub fn sweep_facts(runs: &[RunResult]) -> SweepFacts {
+    let mut by_status = BTreeMap::new();
+    let mut devices = BTreeMap::new();
+    let mut versions: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut keys: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut floors: Vec<f64> = Vec::new();
+    let mut manifests = BTreeMap::new();
+    for r in runs {
+        *by_status.entry(r.status.as_str().to_string()).or_insert(0) += 1;
+        let t = if r.threads == 1 { "thread" } else { "threads" };
+        *devices.entry(format!("{}, {} {t}", r.device, r.threads)).or_insert(0) += 1;
+        for (k, v) in &r.versions {
+            versions.entry(k.clone()).or_default().insert(v.clone());
+        }
+        for (k, v) in &r.spec {
+            keys.entry(k.clone()).or_default().insert(value_text(v));
+        }
+        if let Some(f) = r.corpus_entropy_floor.filter(|f| f.is_finite()) {
+            if !floors.iter().any(|x| (x - f).abs() < 1e-12) {
+                floors.push(f);
+            }
+        }
+    }
+    // A key is a grid axis when it differs between runs (absent counts as a value).
+    let grid = keys
+        .into_iter()
+        .filter_map(|(k, vals)| {
+            let missing = runs.iter().any(|r| !r.spec.contains_key(&k));
+            let mut vals: Vec<String> = vals.into_iter().collect();
+            if missing {
+                vals.push("—".into());
+            }
+            (vals.len() > 1).then(|| {
+                vals.sort_by(|a, b| match (a.parse::<f64>(), b.parse::<f64>()) {
+                    (Ok(x), Ok(y)) => x.total_cmp(&y),
+                    _ => a.cmp(b),
+                });
+                (k, vals)
+            })
+        })
+        .collect();
+    let mut sizes: BTreeMap<u64, Vec<&RunResult>> = BTreeMap::new();
+    for r in runs {
+        sizes.entry(r.params_total).or_default().push(r);
+    }
+    let sizes = sizes
+        .into_iter()
+        .map(|(n, rs)| {
+            let distinct = |k: &str| {
+                let set: BTreeSet<String> =
+                    rs.iter().map(|r| r.spec.get(k).map_or("—".into(), value_text)).collect();
+                set.into_iter().collect::<Vec<_>>().join(", ")
+            };
+            SizeRow {
+                params_total: n,
+                shape: format!("{} × {}", distinct("n_embd"), distinct("n_layer")),
+                runs: rs.len(),
+                values: HYPER_KEYS.iter().map(|k| distinct(k)).collect(),
+            }
+        })
+        .collect();
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let mut sweeps: Vec<String> = runs.iter().map(|r| r.sweep.clone()).collect();
+    sweeps.sort();
+    sweeps.dedup();
+    SweepFacts {
+        sweeps,
+        runs: runs.len(),
+        by_status,
+        grid,
+        flops_6nd: runs.iter().map(|r| r.flops_6nd).sum(),
+        flops_exact: runs.iter().map(|r| r.flops_exact).sum(),
+        wall_seconds: runs.iter().map(|r| r.wall_seconds).sum(),
+        devices,
+        versions,
+        cpu_model: cpu_model(&cpuinfo),
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        entropy_floors: floors,
+        epochs: runs.iter().map(|r| (r.id.clone(), epochs(r, &mut manifests))).collect(),
+        sizes,
+    }
+}
+
+impl SweepFacts {
+    /// Runs with status ok.
+    pub fn ok(&self) -> usize {
+        self.by_status.get(RunStatus::Ok.as_str()).copied().unwrap_or(0)
+    }
+    /// Runs over [`MAX_EPOCHS`] epochs, with their epochs.
+    pub fn over_epochs(&self) -> Vec<(&str, f64)> {
+        self.epochs
+            .iter()
+            .filter_map(|(id, e)| match e {
+                Epochs::Known(x) if *x > MAX_EPOCHS => Some((id.as_str(), *x)),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_model_is_read_from_cpuinfo() {
+        let text =
+            "processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R) CPU @ 2.20GHz\n";
+        assert_eq!(cpu_model(text).as_deref(), Some("Intel(R) Xeon(R) CPU @ 2.20GHz"));
+        assert_eq!(cpu_model("processor : 0\n"), None);
+    }
+
+    #[test]
+    fn prepared_corpus_epochs_come_from_the_manifest() {
+        let t = tempfile::tempdir().expect("tempdir");
+        std::fs::write(t.path().join("manifest.json"), r#"{"train": {"tokens": 1000}}"#).expect("write");
+        let path = t.path().display().to_string();
+        let run: RunResult = serde_json::from_value(super::super::synth::run_json(
+            "x",
+            1000,
+            5000,
+            Some(3.0),
+            "ok",
+            serde_json::json!({"source": "prepared", "path": path}),
+        ))
+        .expect("run");
+        let f = sweep_facts(std::slice::from_ref(&run));
+        assert_eq!(f.epochs[0].1, Epochs::Known(5.0));
+        assert_eq!(f.over_epochs(), vec![("x", 5.0)]);
+        assert_eq!(f.ok(), 1);
+    }
+}
