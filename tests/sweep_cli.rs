@@ -146,3 +146,46 @@ fn bad_grids_exit_2_naming_the_key() {
     assert_input_error(&run(&["plan", &cfg("n_embd = [0]"), "--no-measure"]), "n_embd = 0");
     assert_input_error(&run(&["run", "configs/smoke.toml", "--index", "99"]), "--index 99");
 }
+
+#[test]
+fn ctrl_c_stops_cleanly_keeps_checkpoints_and_says_how_to_resume() {
+    let d = tempfile::tempdir().unwrap();
+    let child = bin()
+        .args(["sweep", "configs/smoke.toml", "-q", "--jobs", "2", "--set", &rd(d.path())])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let store = d.path().join("smoke");
+    let t0 = Instant::now();
+    // Wait until two runs are training (their progress files exist).
+    loop {
+        let running = std::fs::read_dir(store.join("locks"))
+            .map(|rd| rd.flatten().filter(|e| e.path().to_string_lossy().ends_with(".progress")).count())
+            .unwrap_or(0);
+        if running >= 2 {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(120), "no run started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // A terminal's Ctrl-C: SIGINT to the whole foreground process group.
+    // SAFETY: signalling our own child's process group.
+    unsafe {
+        libc::kill(-(child.id() as i32), libc::SIGINT);
+    }
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("resume with `scalinglab sweep configs/smoke.toml"), "{err}");
+    assert!(results(&store).iter().all(|r| r["status"] == "ok"), "an interrupted run was recorded as failed");
+    let ckpts = std::fs::read_dir(store.join("checkpoints"))
+        .map(|rd| rd.flatten().filter(|e| e.path().to_string_lossy().ends_with(".state.json")).count())
+        .unwrap_or(0);
+    assert!(ckpts >= 1, "no checkpoint kept");
+    let again = sweep(d.path(), "configs/smoke.toml", &[]);
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    assert_eq!(results(&store).len(), 8);
+    assert!(results(&store).iter().any(|r| r["resumed_from_step"].as_u64().unwrap() > 0));
+}
