@@ -71,7 +71,11 @@ pub fn to_markdown(blocks: &[Block]) -> String {
                 out.push('\n');
             }
             Block::Figure { name, caption, .. } => {
-                let _ = writeln!(out, "![{}]({name}.svg)\n\n{caption} ([PNG]({name}.png))\n", md_cell(name));
+                let _ = writeln!(
+                    out,
+                    "![{}](plots/{name}.svg)\n\n{caption} ([PNG](plots/{name}.png))\n",
+                    md_cell(name)
+                );
             }
         }
     }
@@ -196,7 +200,7 @@ mod tests {
         assert!(
             md.contains("## Fit") && md.contains("| a\\|b | c |") && md.contains("- [ ] **check:** edge")
         );
-        assert!(md.contains("![f](f.svg)"));
+        assert!(md.contains("![f](plots/f.svg)"));
         let html = to_html("t", &blocks);
         assert!(html.contains("<td>1 &lt; 2</td>") && html.contains("<svg class=\"fig\""));
         assert!(!html.contains("<?xml") && !html.contains("<script") && !html.contains("http"));

@@ -235,7 +235,7 @@ pub fn write_report(dir: &Path, fit: &FitReport, out: &Path) -> Result<Vec<PathB
     for d in drawn {
         let (f, svg, png) = d?;
         for (ext, bytes) in [("svg", svg.as_bytes()), ("png", png.as_slice())] {
-            let p = out.join(format!("{}.{ext}", f.name));
+            let p = out.join("plots").join(format!("{}.{ext}", f.name));
             write_atomic(&p, bytes)?;
             written.push(p);
         }

@@ -100,18 +100,18 @@ fn synthetic_sweep_report_has_fit_json_numbers_and_figures_with_data() {
         "conventions",
     ] {
         for ext in ["svg", "png"] {
-            let p = out.join(format!("{name}.{ext}"));
+            let p = out.join("plots").join(format!("{name}.{ext}"));
             assert!(files.contains(&p), "{} not written", p.display());
             assert!(std::fs::metadata(&p).expect("file").len() > 2000, "{} is tiny", p.display());
         }
         // PNGs show data, not blank axes: many pixels of the series colours.
-        let counts = palette_pixels(&out.join(format!("{name}.png")));
+        let counts = palette_pixels(&out.join("plots").join(format!("{name}.png")));
         let total: usize = counts.iter().sum();
         let colours = counts.iter().filter(|c| **c >= 40).count();
         assert!(total >= 400, "{name}.png: only {total} data-coloured pixels ({counts:?})");
         let want = if matches!(name, "residuals" | "holdout") { 1 } else { 2 };
         assert!(colours >= want, "{name}.png: {colours} series colours ({counts:?})");
-        let svg = std::fs::read_to_string(out.join(format!("{name}.svg"))).expect("svg");
+        let svg = std::fs::read_to_string(out.join("plots").join(format!("{name}.svg"))).expect("svg");
         let units = ["(nats/token)", "(parameters", "(training tokens)", "(training FLOPs"];
         assert!(
             svg.starts_with("<svg") && units.iter().any(|u| svg.contains(u)),
@@ -186,7 +186,7 @@ fn figures_without_data_are_skipped_with_a_note() {
     assert!(md.contains("IsoFLOP profiles: skipped (no IsoFLOP profile"), "{md}");
     assert!(md.contains("Held-out forecast: skipped (no held-out forecast in fit.json"));
     assert!(!files.iter().any(|f| f.ends_with("isoflop.svg") || f.ends_with("holdout.png")));
-    assert!(out.join("loss_vs_n.png").exists());
+    assert!(out.join("plots/loss_vs_n.png").exists());
     // With fit.json present, run_report reads it instead of fitting again.
     let before = std::fs::metadata(t.path().join("fit.json")).expect("fit.json").modified().expect("mtime");
     let args = ReportArgs {
