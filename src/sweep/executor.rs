@@ -263,7 +263,7 @@ pub fn run_sweep(
         }
         overall.set_position((1000.0 * (done_flops + live) / total_flops).min(1000.0) as u64);
         overall.set_message(format!("{} of {} runs done", finished.len(), pending.len()));
-        std::thread::sleep(Duration::from_millis(200));
+        std::thread::sleep(Duration::from_millis(50));
     }
     overall.finish_and_clear();
     store.write_runs_csv()?;
