@@ -38,7 +38,7 @@ pub struct PlanRow {
     pub flops_6nd: f64,
     /// Exact forward+backward FLOPs.
     pub flops_exact: f64,
-    /// Estimated seconds on one process at the measured FLOP rate.
+    /// Estimated seconds on one process at the measured FLOP rate (a WSD branch: its cooldown only).
     pub est_seconds: Option<f64>,
     /// done-ok / done-diverged / done-failed / partial / pending.
     pub state: String,
@@ -52,8 +52,17 @@ pub fn rows(
     flop_rate: Option<f64>,
 ) -> Vec<PlanRow> {
     runs.iter()
-        .map(|r| {
+        .enumerate()
+        .map(|(i, r)| {
             let s = &r.spec;
+            // A WSD branch trains only its cooldown: the shared stable phase costs it nothing.
+            let trained_fraction = match branch::parent_of(runs, i) {
+                Some(_) => {
+                    1.0 - (branch::cooldown_start(s) * (s.batch_size * s.model.block_size) as u64) as f64
+                        / s.tokens as f64
+                }
+                None => 1.0,
+            };
             let id = s.id();
             let n = count::params_total(&s.model);
             let fe = count::flops_per_token_exact(&s.model) * s.tokens as f64;
@@ -81,7 +90,7 @@ pub fn rows(
                 learning_rate: s.learning_rate,
                 flops_6nd: count::flops_per_token_6n(&s.model) * s.tokens as f64,
                 flops_exact: fe,
-                est_seconds: flop_rate.map(|r| fe / r),
+                est_seconds: flop_rate.map(|r| fe * trained_fraction / r),
                 state,
             }
         })
