@@ -96,7 +96,17 @@ pub fn run(a: &StatusArgs) -> Result<ExitCode> {
                     )
                 }
                 _ if store.checkpoint_path(id).with_extension("state.json").exists() => {
-                    ("partial".into(), "checkpoint kept; the next sweep resumes it".into())
+                    let state =
+                        std::fs::read_to_string(store.checkpoint_path(id).with_extension("state.json"))
+                            .unwrap_or_default();
+                    let step = serde_json::from_str::<serde_json::Value>(&state)
+                        .ok()
+                        .and_then(|v| v["step"].as_u64());
+                    let at = step.map(|s| format!(" at step {s}")).unwrap_or_default();
+                    (
+                        "partial".into(),
+                        format!("checkpoint{at} (interrupted, or a WSD branch handed over); the next sweep resumes it"),
+                    )
                 }
                 _ => ("pending".into(), String::new()),
             }
