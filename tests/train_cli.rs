@@ -163,18 +163,23 @@ fn corrupt_checkpoint_exits_2() {
         .unwrap();
     let ckdir = d.path().join("tiny/checkpoints");
     let t0 = Instant::now();
-    let model = loop {
+    let state = loop {
         let found = std::fs::read_dir(&ckdir).ok().and_then(|rd| {
             rd.flatten().map(|e| e.path()).find(|p| p.to_string_lossy().ends_with(".state.json"))
         });
         if let Some(p) = found {
-            break p.to_string_lossy().replace(".state.json", ".safetensors");
+            break p;
         }
         assert!(t0.elapsed() < Duration::from_secs(120));
         std::thread::sleep(Duration::from_millis(20));
     };
     child.kill().unwrap();
     child.wait().unwrap();
+    // The state file names the current model file: damage that one.
+    let text = std::fs::read_to_string(&state).unwrap();
+    let file =
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()["model_file"].as_str().unwrap().to_string();
+    let model = ckdir.join(file);
     std::fs::write(&model, b"not a safetensors file").unwrap();
     let out = run(&["train", "tests/fixtures/tiny.toml", "-q", "--set", &rd(d.path())]);
     assert_input_error(&out, "corrupt checkpoint");

@@ -1,8 +1,13 @@
-//! Checkpoints: `checkpoints/ID.safetensors` (model, GPT-2/nanoGPT tensor names),
-//! `checkpoints/ID.optim.safetensors` (AdamW moments `exp_avg.NAME`, `exp_avg_sq.NAME`) and
-//! `checkpoints/ID.state.json` (step, optimizer t, loss accumulators, wall time, curve length,
-//! sha256 of both tensor files). Each file is written to a temp name and renamed; the state
-//! file goes last and names the hashes, so a torn checkpoint is detected, never trusted.
+//! Checkpoints: `checkpoints/ID.sSTEP.safetensors` (model, GPT-2/nanoGPT tensor names),
+//! `checkpoints/ID.sSTEP.optim.safetensors` (AdamW moments `exp_avg.NAME`, `exp_avg_sq.NAME`)
+//! and `checkpoints/ID.state.json` (step, optimizer t, loss accumulators, wall time, curve
+//! length, the names and sha256 of both tensor files).
+//!
+//! Crash safety: the tensor files of a new checkpoint get new names (their step), each written
+//! to a temp name and renamed; then the state file is replaced atomically; only then are the
+//! previous step's files deleted. A kill at any moment leaves a state file whose tensor files
+//! exist intact (the old generation or the new one), so resuming never needs a hand. A file
+//! that does not match its recorded hash is reported as corrupt, never trusted.
 //!
 //! Floats in the state file are stored as their IEEE bit patterns, so a resumed run continues
 //! bit-identically.
@@ -37,6 +42,12 @@ pub struct TrainState {
     pub recent_losses: Vec<f32>,
     /// Curve lines written up to this step (the curve file is cut back to this on resume).
     pub curve_lines: usize,
+    /// File name of the model tensors (in the checkpoints folder).
+    #[serde(default)]
+    pub model_file: String,
+    /// File name of the optimizer tensors.
+    #[serde(default)]
+    pub optim_file: String,
     /// sha256 of the model file.
     pub model_sha256: String,
     /// sha256 of the optimizer file.
@@ -46,23 +57,25 @@ pub struct TrainState {
 /// Paths of one run's checkpoint.
 #[derive(Debug, Clone)]
 pub struct CheckpointPaths {
-    /// Model tensors.
-    pub model: PathBuf,
-    /// Optimizer moments.
-    pub optim: PathBuf,
-    /// Loop state.
+    /// The checkpoints folder.
+    pub dir: PathBuf,
+    /// Run id (file name prefix).
+    pub id: String,
+    /// Loop state (`ID.state.json`), the file that says which tensor files are current.
     pub state: PathBuf,
 }
 
 impl CheckpointPaths {
-    /// From `checkpoints/ID.safetensors`.
+    /// From `checkpoints/ID.safetensors` (the results store's checkpoint path).
     pub fn new(model: PathBuf) -> Self {
-        let stem = model.with_extension("");
-        CheckpointPaths {
-            optim: stem.with_extension("optim.safetensors"),
-            state: stem.with_extension("state.json"),
-            model,
-        }
+        let dir = model.parent().map(Path::to_path_buf).unwrap_or_default();
+        let id = model.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        CheckpointPaths { state: dir.join(format!("{id}.state.json")), dir, id }
+    }
+
+    /// Tensor file names of the checkpoint at `step`: (model, optimizer).
+    fn files_at(&self, step: u64) -> (String, String) {
+        (format!("{}.s{step}.safetensors", self.id), format!("{}.s{step}.optim.safetensors", self.id))
     }
 
     /// True when a checkpoint (its state file) exists.
@@ -70,9 +83,27 @@ impl CheckpointPaths {
         self.state.exists()
     }
 
-    /// Removes all three files (after the run's result is written).
+    /// Tensor files of this run other than `keep` (older generations, temp files).
+    fn tensor_files_except(&self, keep: &[&str]) -> Vec<PathBuf> {
+        let prefix = format!("{}.", self.id);
+        std::fs::read_dir(&self.dir)
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| {
+                        n.starts_with(&prefix) && n.contains(".safetensors") && !keep.contains(&n.as_str())
+                    })
+                    .map(|n| self.dir.join(n))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Removes the checkpoint (after the run's result is written): the state file first, so
+    /// a kill midway leaves no state pointing at missing files.
     pub fn remove(&self) {
-        for p in [&self.state, &self.model, &self.optim] {
+        let _ = std::fs::remove_file(&self.state);
+        for p in self.tensor_files_except(&[]) {
             let _ = std::fs::remove_file(p);
         }
     }
@@ -109,7 +140,8 @@ pub fn save(
     v: &[Vec<f32>],
     mut state: TrainState,
 ) -> Result<()> {
-    state.model_sha256 = save_tensors(&paths.model, names, params, shapes)?;
+    let (model_file, optim_file) = paths.files_at(state.step);
+    state.model_sha256 = save_tensors(&paths.dir.join(&model_file), names, params, shapes)?;
     let mut onames = Vec::new();
     let mut ovals = Vec::new();
     let mut oshapes = Vec::new();
@@ -121,8 +153,17 @@ pub fn save(
         ovals.push(v[i].clone());
         oshapes.push(shapes[i].clone());
     }
-    state.optim_sha256 = save_tensors(&paths.optim, &onames, &ovals, &oshapes)?;
-    write_json_atomic(&paths.state, &state)
+    state.optim_sha256 = save_tensors(&paths.dir.join(&optim_file), &onames, &ovals, &oshapes)?;
+    state.model_file = model_file.clone();
+    state.optim_file = optim_file.clone();
+    write_json_atomic(&paths.state, &state)?;
+    // The new generation is current: older tensor files are no longer referenced.
+    for old in paths.tensor_files_except(&[&model_file, &optim_file]) {
+        if !old.to_string_lossy().contains(".tmp.") {
+            let _ = std::fs::remove_file(old);
+        }
+    }
+    Ok(())
 }
 
 /// A loaded checkpoint.
@@ -142,11 +183,11 @@ pub struct Loaded {
 pub fn load(paths: &CheckpointPaths, id: &str, names: &[String], shapes: &[Vec<usize>]) -> Result<Loaded> {
     let corrupt = |why: String| {
         input_err(format!(
-            "corrupt checkpoint {}: {why}; fix: delete {}, {} and {} to restart this run from step 0",
+            "corrupt checkpoint {}: {why}; fix: delete {} and {}/{}.s*.safetensors to restart this run from step 0",
             paths.state.display(),
             paths.state.display(),
-            paths.model.display(),
-            paths.optim.display()
+            paths.dir.display(),
+            paths.id
         ))
     };
     let text = std::fs::read_to_string(&paths.state).map_err(|e| corrupt(e.to_string()))?;
@@ -155,7 +196,11 @@ pub fn load(paths: &CheckpointPaths, id: &str, names: &[String], shapes: &[Vec<u
     if state.id != id {
         return Err(corrupt(format!("it belongs to run {}", state.id)));
     }
-    for (p, want) in [(&paths.model, &state.model_sha256), (&paths.optim, &state.optim_sha256)] {
+    if state.model_file.is_empty() || state.optim_file.is_empty() {
+        return Err(corrupt("the state file names no tensor files".into()));
+    }
+    let (model_path, optim_path) = (paths.dir.join(&state.model_file), paths.dir.join(&state.optim_file));
+    for (p, want) in [(&model_path, &state.model_sha256), (&optim_path, &state.optim_sha256)] {
         let got = sha256_file(p).map_err(|e| corrupt(format!("{e:#}")))?;
         if &got != want {
             return Err(corrupt(format!("{} has sha256 {got}, the state file expects {want}", p.display())));
@@ -164,8 +209,8 @@ pub fn load(paths: &CheckpointPaths, id: &str, names: &[String], shapes: &[Vec<u
     let read = |p: &Path| -> Result<HashMap<String, Tensor>> {
         candle_core::safetensors::load(p, &Device::Cpu).map_err(|e| corrupt(format!("{}: {e}", p.display())))
     };
-    let model = read(&paths.model)?;
-    let optim = read(&paths.optim)?;
+    let model = read(&model_path)?;
+    let optim = read(&optim_path)?;
     let get = |map: &HashMap<String, Tensor>, n: &str, shape: &[usize]| -> Result<Vec<f32>> {
         let t = map.get(n).ok_or_else(|| corrupt(format!("tensor {n} is missing")))?;
         if t.dims() != shape {

@@ -212,6 +212,8 @@ pub fn train_run(
         loss_acc_n: 0,
         recent_losses: vec![],
         curve_lines: 0,
+        model_file: String::new(),
+        optim_file: String::new(),
         model_sha256: String::new(),
         optim_sha256: String::new(),
     };
