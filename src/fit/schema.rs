@@ -399,6 +399,22 @@ pub struct GroupReport {
 }
 
 #[cfg(test)]
+impl Estimate {
+    /// A test estimate of α = 0.34 (shared by the summary and report tests).
+    pub fn sample(determined: bool, ci95: Option<[f64; 2]>, reasons: &[&str]) -> Estimate {
+        Estimate {
+            name: "alpha".into(),
+            value: 0.34,
+            unit: "dimensionless".into(),
+            ci95,
+            interval_method: None,
+            determined,
+            reasons: reasons.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+}
+
+#[cfg(test)]
 mod lossless_tests {
     use serde::{Deserialize, Serialize};
 

@@ -257,15 +257,7 @@ mod tests {
     use super::*;
 
     fn est(determined: bool, ci: Option<[f64; 2]>, reasons: &[&str]) -> Estimate {
-        Estimate {
-            name: "alpha".into(),
-            value: 0.34,
-            unit: "dimensionless".into(),
-            ci95: ci,
-            interval_method: None,
-            determined,
-            reasons: reasons.iter().map(|s| s.to_string()).collect(),
-        }
+        Estimate::sample(determined, ci, reasons)
     }
 
     #[test]
