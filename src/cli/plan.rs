@@ -8,9 +8,10 @@ use anyhow::Result;
 use clap::{Args, ValueEnum};
 
 use crate::config::load_config;
-use crate::sweep::grid::expand;
-use crate::sweep::plan::{rows, slurm_script, warnings, SlurmOptions};
+use crate::sweep::grid::expand_with;
+use crate::sweep::plan::{rows, slurm_script, warnings, PlanRow, SlurmOptions};
 use crate::sweep::runner::store_of;
+use crate::sweep::tune;
 
 /// Output format.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -79,22 +80,85 @@ fn hms(s: f64) -> String {
     format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
 }
 
+fn print_rows(rows: &[PlanRow]) {
+    println!(
+        "{:>4} {:16} {:>6} {:>3} {:>3} {:>8} {:>8} {:>8} {:>7} {:>6} {:>9} {:>10} {:>9} state",
+        "idx",
+        "id",
+        "n_embd",
+        "L",
+        "H",
+        "N_total",
+        "N_nonemb",
+        "tokens",
+        "D/N",
+        "epochs",
+        "lr",
+        "FLOPs(6ND)",
+        "est"
+    );
+    for r in rows {
+        println!(
+            "{:>4} {:16} {:>6} {:>3} {:>3} {:>8} {:>8} {:>8} {:>7.2} {:>6} {:>9.2e} {:>10.3e} {:>9} {}",
+            r.index,
+            r.id,
+            r.n_embd,
+            r.n_layer,
+            r.n_head,
+            human(r.params_total as f64),
+            human(r.params_nonembedding as f64),
+            human(r.tokens as f64),
+            r.tokens_per_param,
+            r.epochs.map(|e| format!("{e:.2}")).unwrap_or_else(|| "fresh".into()),
+            r.learning_rate,
+            r.flops_6nd,
+            r.est_seconds.map(hms).unwrap_or_else(|| "-".into()),
+            r.state
+        );
+    }
+}
+
 /// Runs `plan`.
 pub fn run(a: &PlanArgs) -> Result<ExitCode> {
     let cfg = load_config(&a.config, &a.set)?;
-    let runs = expand(&cfg)?;
+    let (runs, tuned) = expand_with(&cfg, true)?;
     let store = store_of(&cfg);
     let meta = crate::corpus::meta(&runs[0].spec.corpus)?;
+    let tune_spec = tune::parse(&cfg)?;
+    let (truns, tstore) = match &tune_spec {
+        Some(_) => (tune::expand_tune(&cfg)?, tune::tune_store(&cfg)),
+        None => (Vec::new(), tune::tune_store(&cfg)),
+    };
+    let choice = match &tune_spec {
+        Some(t) if tuned => tune::load_choice(&cfg, t)?,
+        _ => None,
+    };
+    if let Some(c) = &choice {
+        tune::write_choice(&cfg, c)?;
+    }
+    let tune_pending = tune_spec.is_some() && choice.is_none();
     if a.slurm {
-        let pending: Vec<usize> =
-            runs.iter().filter(|r| !store.run_path(&r.spec.id()).exists()).map(|r| r.index).collect();
+        let (script_runs, script_store) = if tune_pending { (&truns, &tstore) } else { (&runs, &store) };
+        let pending: Vec<usize> = script_runs
+            .iter()
+            .filter(|r| !script_store.run_path(&r.spec.id()).exists())
+            .map(|r| r.index)
+            .collect();
         if pending.is_empty() {
-            eprintln!("all {} runs are done; the script would have nothing to do", runs.len());
+            eprintln!("all {} runs are done; the script would have nothing to do", script_runs.len());
             return Ok(ExitCode::SUCCESS);
+        }
+        if tune_pending {
+            eprintln!(
+                "[tune] has not finished: this script runs the {} pending tuning run(s); run `scalinglab plan {} --slurm` \
+                 again afterwards for the main grid",
+                pending.len(),
+                a.config.display()
+            );
         }
         let exe = std::env::current_exe()?.display().to_string();
         let wd = std::env::current_dir()?.display().to_string();
-        let logs = store.root.join("logs");
+        let logs = script_store.root.join("logs");
         std::fs::create_dir_all(&logs)?;
         let o = SlurmOptions {
             partition: a.partition.clone(),
@@ -115,7 +179,8 @@ pub fn run(a: &PlanArgs) -> Result<ExitCode> {
                 &a.set,
                 &logs.display().to_string(),
                 &pending,
-                &o
+                &o,
+                tune_pending
             )
         );
         return Ok(ExitCode::SUCCESS);
@@ -133,64 +198,76 @@ pub fn run(a: &PlanArgs) -> Result<ExitCode> {
         let (tps, _) = super::bench::time_steps(&mid.model, mid.batch_size, 1, 3)?;
         Some(tps * crate::model::count::flops_per_token_exact(&mid.model))
     };
+    let trows = rows(&truns, &tstore, meta.train_tokens, rate);
     let rows = rows(&runs, &store, meta.train_tokens, rate);
-    let warns = warnings(&runs, &rows);
+    let mut warns = warnings(&runs, &rows);
+    if let Some(c) = &choice {
+        warns.extend(c.warnings.iter().cloned());
+    }
     let total_flops: f64 = rows.iter().map(|r| r.flops_6nd).sum();
-    let pending_secs: Option<f64> = rate
-        .map(|_| rows.iter().filter(|r| !r.state.starts_with("done")).filter_map(|r| r.est_seconds).sum());
+    let tune_flops: f64 = trows.iter().map(|r| r.flops_6nd).sum();
+    let pending = |rs: &[PlanRow]| -> f64 {
+        rs.iter().filter(|r| !r.state.starts_with("done")).filter_map(|r| r.est_seconds).sum()
+    };
+    let tune_secs = rate.map(|_| pending(&trows));
+    let pending_secs: Option<f64> = rate.map(|_| pending(&rows) + pending(&trows));
     let eta = pending_secs.map(|s| s / a.jobs.max(1) as f64);
     match a.format {
         Format::Json => {
             let j = serde_json::json!({
                 "name": cfg.raw.name, "runs": rows, "warnings": warns,
+                "tune": tune_spec.as_ref().map(|_| serde_json::json!({
+                    "runs": trows, "flops_6nd": tune_flops, "pending_cpu_seconds": tune_secs,
+                    "finished": choice.is_some(), "choice": choice,
+                })),
                 "totals": {"runs": rows.len(), "flops_6nd": total_flops,
                     "flops_exact": rows.iter().map(|r| r.flops_exact).sum::<f64>(),
                     "flops_saved_wsd": crate::sweep::branch::flops_saved(&runs),
+                    "tune_runs": trows.len(), "tune_flops_6nd": tune_flops,
                     "measured_flops_per_second": rate, "pending_cpu_seconds": pending_secs,
                     "eta_seconds": eta, "jobs": a.jobs},
             });
             println!("{}", serde_json::to_string_pretty(&j)?);
         }
         Format::Table => {
-            println!(
-                "{:>4} {:16} {:>6} {:>3} {:>3} {:>8} {:>8} {:>8} {:>7} {:>6} {:>9} {:>10} {:>9} state",
-                "idx",
-                "id",
-                "n_embd",
-                "L",
-                "H",
-                "N_total",
-                "N_nonemb",
-                "tokens",
-                "D/N",
-                "epochs",
-                "lr",
-                "FLOPs(6ND)",
-                "est"
-            );
-            for r in &rows {
+            if let Some(t) = &tune_spec {
                 println!(
-                    "{:>4} {:16} {:>6} {:>3} {:>3} {:>8} {:>8} {:>8} {:>7.2} {:>6} {:>9.2e} {:>10.3e} {:>9} {}",
-                    r.index,
-                    r.id,
-                    r.n_embd,
-                    r.n_layer,
-                    r.n_head,
-                    human(r.params_total as f64),
-                    human(r.params_nonembedding as f64),
-                    human(r.tokens as f64),
-                    r.tokens_per_param,
-                    r.epochs.map(|e| format!("{e:.2}")).unwrap_or_else(|| "fresh".into()),
-                    r.learning_rate,
-                    r.flops_6nd,
-                    r.est_seconds.map(hms).unwrap_or_else(|| "-".into()),
-                    r.state
+                    "[tune]: {} runs at {} tokens, {:.3e} FLOPs (6ND){}; the main grid uses {}",
+                    trows.len(),
+                    human(t.tokens),
+                    tune_flops,
+                    tune_secs
+                        .map(|s| format!(", {} of one process still to run", hms(s)))
+                        .unwrap_or_default(),
+                    match t.apply {
+                        tune::Apply::Best =>
+                            "each tuned size's best learning rate (the fitted rule for the others)",
+                        tune::Apply::Rule => "the fitted learning-rate rule at every size",
+                    }
                 );
+                print_rows(&trows);
+                match &choice {
+                    Some(c) => {
+                        for line in c.summary() {
+                            println!("  {line}");
+                        }
+                    }
+                    None => println!(
+                        "main grid: learning rates below are provisional ([train] values) until [tune] finishes"
+                    ),
+                }
+                println!();
             }
+            print_rows(&rows);
             println!(
-                "total: {} runs, {:.3e} FLOPs (6ND){}",
+                "total: {} runs, {:.3e} FLOPs (6ND){}{}",
                 rows.len(),
                 total_flops,
+                if trows.is_empty() {
+                    String::new()
+                } else {
+                    format!(" + {} tuning runs, {tune_flops:.3e} FLOPs", trows.len())
+                },
                 match (rate, eta) {
                     (Some(r), Some(e)) => format!(
                         ", measured {:.2} GFLOP/s per run process, ETA {} with {} job(s)",

@@ -12,7 +12,8 @@ use crate::config::load_config;
 use crate::input_bail;
 use crate::progress::bars_enabled;
 use crate::sweep::grid::expand;
-use crate::sweep::runner::{install_ctrlc, run_one};
+use crate::sweep::runner::{install_ctrlc, run_one, store_of};
+use crate::sweep::tune::{expand_tune, tune_store};
 
 /// Arguments of `run`.
 #[derive(Debug, Args)]
@@ -23,6 +24,9 @@ pub struct RunArgs {
     /// Run index in the expanded grid (see `scalinglab plan CONFIG`).
     #[arg(long, value_name = "I")]
     pub index: usize,
+    /// Run tuning run I of the config's [tune] section instead (results in RESULTS/tune/).
+    #[arg(long)]
+    pub tune: bool,
     /// Override a config key (the same --set as the sweep used).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
@@ -46,11 +50,13 @@ pub struct RunArgs {
 pub fn run(a: &RunArgs) -> Result<ExitCode> {
     let device = parse_device(&a.device)?;
     let cfg = load_config(&a.config, &a.set)?;
-    let runs = expand(&cfg)?;
+    let (runs, store) =
+        if a.tune { (expand_tune(&cfg)?, tune_store(&cfg)) } else { (expand(&cfg)?, store_of(&cfg)) };
     if a.index >= runs.len() {
         input_bail!(
-            "--index {}: the grid of {} has {} runs (0..{}); fix: see `scalinglab plan {}`",
+            "--index {}: the {} of {} has {} runs (0..{}); fix: see `scalinglab plan {}`",
             a.index,
+            if a.tune { "[tune] section" } else { "grid" },
             a.config.display(),
             runs.len(),
             runs.len() - 1,
@@ -59,7 +65,7 @@ pub fn run(a: &RunArgs) -> Result<ExitCode> {
     }
     install_ctrlc();
     report_outcome(
-        run_one(&cfg, &runs, a.index, &device, bars_enabled(a.quiet))?,
+        run_one(&cfg, &store, &runs, a.index, &device, bars_enabled(a.quiet))?,
         a.out.as_ref(),
         a.done_exit_code,
     )

@@ -9,7 +9,7 @@ use clap::Args;
 
 use crate::config::load_config;
 use crate::results::ResultsDir;
-use crate::sweep::grid::expand;
+use crate::sweep::grid::expand_with;
 use crate::sweep::lock::{is_live, read_lock};
 use crate::sweep::runner::{progress_path, store_of};
 
@@ -50,7 +50,7 @@ pub fn run(a: &StatusArgs) -> Result<ExitCode> {
         (store, ids)
     } else {
         let cfg = load_config(&a.target, &a.set)?;
-        let runs = expand(&cfg)?;
+        let (runs, _) = expand_with(&cfg, true)?;
         let ids = runs
             .iter()
             .map(|r| {

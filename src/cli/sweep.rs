@@ -12,6 +12,7 @@ use crate::progress::bars_enabled;
 use crate::sweep::executor::{run_sweep, SweepOptions};
 use crate::sweep::grid::expand;
 use crate::sweep::runner::{install_ctrlc, store_of};
+use crate::sweep::tune;
 
 /// Arguments of `sweep`.
 #[derive(Debug, Args)]
@@ -48,7 +49,6 @@ fn cores() -> usize {
 pub fn run(a: &SweepArgs) -> Result<ExitCode> {
     super::train::parse_device(&a.device)?;
     let cfg = load_config(&a.config, &a.set)?;
-    let runs = expand(&cfg)?;
     let store = store_of(&cfg);
     let threads = a.threads.unwrap_or(1);
     let jobs = a.jobs.unwrap_or_else(|| (cores() / threads).max(1));
@@ -64,7 +64,51 @@ pub fn run(a: &SweepArgs) -> Result<ExitCode> {
         device: a.device.clone(),
         bars: bars_enabled(a.quiet),
         retry_failed: a.retry_failed,
+        tune: false,
     };
+    // Phase 1: [tune] — its runs, then the choice every main-grid run is built from.
+    if let Some(t) = tune::parse(&cfg)? {
+        let truns = tune::expand_tune(&cfg)?;
+        let tstore = tune::tune_store(&cfg);
+        eprintln!(
+            "tune {}: {} tuning runs in {} ({} at a time)",
+            cfg.raw.name,
+            truns.len(),
+            tstore.root.display(),
+            jobs
+        );
+        let s = run_sweep(&cfg.raw.name, &tstore, &truns, &SweepOptions { tune: true, ..o.clone() })?;
+        if s.interrupted {
+            eprintln!(
+                "interrupted during [tune]: checkpoints are kept; resume with `scalinglab sweep {}`",
+                a.config.display()
+            );
+            return Ok(ExitCode::from(130));
+        }
+        match tune::load_choice(&cfg, &t)? {
+            Some(c) => {
+                tune::write_choice(&cfg, &c)?;
+                eprintln!("tune {}: {}", cfg.raw.name, tune::choice_path(&cfg).display());
+                for line in c.summary() {
+                    eprintln!("  {line}");
+                }
+                for w in &c.warnings {
+                    eprintln!("warning: {w}");
+                }
+            }
+            None => {
+                eprintln!(
+                    "tune {}: {} tuning run(s) are running elsewhere; the main grid waits for them — run \
+                     `scalinglab sweep {}` again when they finish",
+                    cfg.raw.name,
+                    s.locked_elsewhere,
+                    a.config.display()
+                );
+                return Ok(ExitCode::from(1));
+            }
+        }
+    }
+    let runs = expand(&cfg)?;
     eprintln!(
         "sweep {}: {} runs in {} ({} at a time, {} thread(s) each)",
         cfg.raw.name,

@@ -13,7 +13,7 @@ use crate::input_bail;
 use crate::progress::bars_enabled;
 use crate::results::RunStatus;
 use crate::sweep::grid::expand;
-use crate::sweep::runner::{install_ctrlc, run_one, RunOutcome};
+use crate::sweep::runner::{install_ctrlc, run_one, store_of, RunOutcome};
 /// Arguments of `train`.
 #[derive(Debug, Args)]
 pub struct TrainArgs {
@@ -137,6 +137,9 @@ pub fn run(a: &TrainArgs) -> Result<ExitCode> {
     let device = parse_device(&a.device)?;
     let cfg = load_config(&a.config, &a.set)?;
     let mut cfg = cfg;
+    if cfg.raw.tune.take().is_some() {
+        cfg.table.remove("tune");
+    }
     if cfg.raw.grid.take().is_some() {
         cfg.table.remove("grid");
         eprintln!(
@@ -147,5 +150,6 @@ pub fn run(a: &TrainArgs) -> Result<ExitCode> {
     }
     let runs = expand(&cfg)?;
     install_ctrlc();
-    report_outcome(run_one(&cfg, &runs, 0, &device, bars_enabled(a.quiet))?, a.out.as_ref(), None)
+    let store = store_of(&cfg);
+    report_outcome(run_one(&cfg, &store, &runs, 0, &device, bars_enabled(a.quiet))?, a.out.as_ref(), None)
 }

@@ -24,6 +24,9 @@ pub struct RawConfig {
     /// Sweep axes (issue 3); absent for a single run.
     #[serde(default)]
     pub grid: Option<toml::Table>,
+    /// Per-size tuning run before the grid (issue 8), see `sweep::tune`.
+    #[serde(default)]
+    pub tune: Option<toml::Table>,
 }
 
 fn default_results_dir() -> String {

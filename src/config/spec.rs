@@ -197,6 +197,10 @@ pub struct RunSpec {
     /// Grids by tokens per parameter: the ratio D / N this run was sized by.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokens_per_param: Option<f64>,
+    /// Where a `[tune]`d grid run's learning rate (and other tuned keys) came from, e.g.
+    /// "tune: best of 4 learning rates at 5e5 tokens" (logged in every result).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tuned: Option<String>,
 }
 
 impl RunSpec {
@@ -391,6 +395,7 @@ pub fn resolve_run(raw: &RawConfig, path: &Path, corpus: &CorpusMeta) -> Result<
         divergence_factor: t.divergence_factor,
         flops_budget: None,
         tokens_per_param: None,
+        tuned: None,
     })
 }
 

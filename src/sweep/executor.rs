@@ -41,6 +41,8 @@ pub struct SweepOptions {
     pub bars: bool,
     /// Move `failed` results aside and run them again.
     pub retry_failed: bool,
+    /// These are the `[tune]` runs (children get `--tune`).
+    pub tune: bool,
 }
 
 /// What a sweep did.
@@ -192,6 +194,9 @@ pub fn run_sweep(
             cmd.arg("run").arg(&o.config).arg("--index").arg(i.to_string()).arg("--quiet");
             cmd.arg("--done-exit-code").arg(DONE_CODE.to_string());
             cmd.arg("--device").arg(&o.device);
+            if o.tune {
+                cmd.arg("--tune");
+            }
             for s in &o.sets {
                 cmd.arg("--set").arg(s);
             }

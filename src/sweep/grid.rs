@@ -41,21 +41,41 @@ pub struct GridRun {
 /// Runs of a config: its grid expanded, or the single run of a config without `[grid]`.
 /// Impossible combinations are errors naming them, unless `skip_invalid = true`.
 pub fn expand(cfg: &LoadedConfig) -> Result<Vec<GridRun>> {
+    Ok(expand_with(cfg, false)?.0)
+}
+
+/// [`expand`], with the `[tune]` choice applied per shape (learning rate and any other tuned
+/// keys). When `provisional` is true and the tuning has not finished, the grid is expanded with
+/// the `[train]` values instead and the flag returned is false (for `plan` and `status`);
+/// otherwise an unfinished tuning is an input error saying how to run it.
+pub fn expand_with(cfg: &LoadedConfig, provisional: bool) -> Result<(Vec<GridRun>, bool)> {
     let f = cfg.path.display().to_string();
     let cspec = corpus_spec(&cfg.raw, &cfg.path)?;
     let meta = crate::corpus::meta(&cspec)?;
-    let Some(grid) = &cfg.raw.grid else {
-        return Ok(vec![GridRun { index: 0, axes: vec![], spec: resolve_run(&cfg.raw, &cfg.path, &meta)? }]);
-    };
-    let list = |k: &str, v: &toml::Value| -> Result<Vec<toml::Value>> {
-        match v {
-            toml::Value::Array(a) if a.is_empty() => {
-                input_bail!("{f}: [grid] {k} is empty; fix: give at least one value, e.g. {k} = [..]")
+    let choice = match super::tune::parse(cfg)? {
+        None => None,
+        Some(t) => match super::tune::load_choice(cfg, &t)? {
+            Some(c) => Some(c),
+            None if provisional => None,
+            None => {
+                let (done, total) = super::tune::progress(cfg, &t)?;
+                input_bail!(
+                    "{f}: [tune] has not finished ({done} of {total} tuning runs done in {}); fix: run \
+                     `scalinglab sweep {f}` (it runs the tuning first), or `scalinglab run {f} --tune --index I` \
+                     for each tuning run",
+                    super::tune::tune_store(cfg).root.display()
+                )
             }
-            toml::Value::Array(a) => Ok(a.clone()),
-            _ => input_bail!("{f}: [grid] {k} must be a list, e.g. {k} = [{v}]"),
-        }
+        },
     };
+    let tuned = choice.is_some();
+    let Some(grid) = &cfg.raw.grid else {
+        return Ok((
+            vec![GridRun { index: 0, axes: vec![], spec: resolve_run(&cfg.raw, &cfg.path, &meta)? }],
+            tuned,
+        ));
+    };
+    let list = |k: &str, v: &toml::Value| list_of(&f, "grid", k, v);
     let skip_invalid = match grid.get("skip_invalid") {
         None => false,
         Some(toml::Value::Boolean(b)) => *b,
@@ -66,40 +86,7 @@ pub fn expand(cfg: &LoadedConfig) -> Result<Vec<GridRun>> {
         Some("nonembedding") => true,
         Some(o) => input_bail!("{f}: [grid] params = \"{o}\"; fix: use \"total\" or \"nonembedding\""),
     };
-    // Shapes: explicit list, or the product of n_embd × n_layer axes (else the [model] values).
-    let mut shapes: Vec<Vec<(String, toml::Value)>> = Vec::new();
-    if let Some(v) = grid.get("shapes") {
-        for s in list("shapes", v)? {
-            let s = s.as_str().map(str::to_string).unwrap_or_else(|| s.to_string());
-            let parts: Vec<&str> = s.split('x').collect();
-            let num = |x: &str| x.trim().parse::<i64>().ok().filter(|n| *n > 0);
-            let bad = || {
-                input_err(format!("{f}: [grid] shapes entry \"{s}\": expected \"n_embd x n_layer\" like \"64x2\" (or \"64x2x4\" with n_head)"))
-            };
-            let (c, l) = (
-                num(parts.first().copied().unwrap_or("")).ok_or_else(bad)?,
-                num(parts.get(1).copied().unwrap_or("")).ok_or_else(bad)?,
-            );
-            let mut o = vec![
-                ("n_embd".to_string(), toml::Value::Integer(c)),
-                ("n_layer".to_string(), toml::Value::Integer(l)),
-            ];
-            match parts.len() {
-                2 => {}
-                3 => o.push(("n_head".to_string(), toml::Value::Integer(num(parts[2]).ok_or_else(bad)?))),
-                _ => return Err(bad()),
-            }
-            shapes.push(o);
-        }
-    } else {
-        let widths = grid.get("n_embd").map(|v| list("n_embd", v)).transpose()?;
-        let depths = grid.get("n_layer").map(|v| list("n_layer", v)).transpose()?;
-        for w in widths.clone().unwrap_or_else(|| vec![toml::Value::Integer(cfg.raw.model.n_embd)]) {
-            for d in depths.clone().unwrap_or_else(|| vec![toml::Value::Integer(cfg.raw.model.n_layer)]) {
-                shapes.push(vec![("n_embd".to_string(), w.clone()), ("n_layer".to_string(), d)]);
-            }
-        }
-    }
+    let shapes = shapes_of(cfg)?;
     let token_keys: Vec<&str> = TOKEN_AXES.iter().copied().filter(|k| grid.contains_key(*k)).collect();
     if token_keys.len() > 1 {
         input_bail!(
@@ -135,6 +122,15 @@ pub fn expand(cfg: &LoadedConfig) -> Result<Vec<GridRun>> {
         others.push((k.clone(), list(k, v)?));
     }
     others.sort_by(|a, b| a.0.cmp(&b.0));
+    if let Some(t) = super::tune::parse(cfg)? {
+        for (k, _) in &others {
+            if t.tunes(k) {
+                input_bail!(
+                    "{f}: [grid] {k} is also tuned by [tune]; fix: remove it from one of the two sections"
+                );
+            }
+        }
+    }
     let combos = cartesian(&others);
     let mut runs = Vec::new();
     let mut skipped = Vec::new();
@@ -147,11 +143,17 @@ pub fn expand(cfg: &LoadedConfig) -> Result<Vec<GridRun>> {
             for combo in &combos {
                 let mut table = cfg.table.clone();
                 table.remove("grid");
+                table.remove("tune");
                 let mut axes = Vec::new();
                 for (k, v) in shape.iter().chain(combo.iter()) {
                     set_key(&mut table, k, v.clone(), &format!("{f}: [grid] {k}"))?;
                     axes.push((k.clone(), v.to_string()));
                 }
+                // The tuned values of this shape (learning rate, and any other tuned key).
+                let tuned_by = match &choice {
+                    Some(c) => Some(c.apply(&mut table, shape, &f)?),
+                    None => None,
+                };
                 let mut raw = typed(&table, &cfg.path)?;
                 let attempt = (|| -> Result<RunSpec> {
                     // Resolve once for N, then size D by the token axis.
@@ -185,6 +187,7 @@ pub fn expand(cfg: &LoadedConfig) -> Result<Vec<GridRun>> {
                         (Some("tokens_per_param"), Some(r)) => spec.tokens_per_param = Some(*r),
                         _ => {}
                     }
+                    spec.tuned = tuned_by.clone();
                     Ok(spec)
                 })();
                 if let (Some((k, _)), Some(v)) = (&token_axis, tv) {
@@ -213,11 +216,70 @@ pub fn expand(cfg: &LoadedConfig) -> Result<Vec<GridRun>> {
     if runs.is_empty() {
         input_bail!("{f}: [grid] leaves no valid run; fix: check the axes");
     }
-    Ok(runs)
+    Ok((runs, tuned))
+}
+
+/// A `[section] key` value that must be a non-empty list.
+pub(crate) fn list_of(f: &str, section: &str, k: &str, v: &toml::Value) -> Result<Vec<toml::Value>> {
+    match v {
+        toml::Value::Array(a) if a.is_empty() => {
+            input_bail!("{f}: [{section}] {k} is empty; fix: give at least one value, e.g. {k} = [..]")
+        }
+        toml::Value::Array(a) => Ok(a.clone()),
+        _ => input_bail!("{f}: [{section}] {k} must be a list, e.g. {k} = [{v}]"),
+    }
+}
+
+/// The model shapes of a config, in grid order: `[grid] shapes`, or the product of the
+/// `n_embd` × `n_layer` axes, else the single `[model]` shape. Each is its (key, value) list.
+pub fn shapes_of(cfg: &LoadedConfig) -> Result<Vec<Vec<(String, toml::Value)>>> {
+    let f = cfg.path.display().to_string();
+    let empty = toml::Table::new();
+    let grid = cfg.raw.grid.as_ref().unwrap_or(&empty);
+    let list = |k: &str, v: &toml::Value| list_of(&f, "grid", k, v);
+    let mut shapes: Vec<Vec<(String, toml::Value)>> = Vec::new();
+    if let Some(v) = grid.get("shapes") {
+        for s in list("shapes", v)? {
+            let s = s.as_str().map(str::to_string).unwrap_or_else(|| s.to_string());
+            let parts: Vec<&str> = s.split('x').collect();
+            let num = |x: &str| x.trim().parse::<i64>().ok().filter(|n| *n > 0);
+            let bad = || {
+                input_err(format!("{f}: [grid] shapes entry \"{s}\": expected \"n_embd x n_layer\" like \"64x2\" (or \"64x2x4\" with n_head)"))
+            };
+            let (c, l) = (
+                num(parts.first().copied().unwrap_or("")).ok_or_else(bad)?,
+                num(parts.get(1).copied().unwrap_or("")).ok_or_else(bad)?,
+            );
+            let mut o = vec![
+                ("n_embd".to_string(), toml::Value::Integer(c)),
+                ("n_layer".to_string(), toml::Value::Integer(l)),
+            ];
+            match parts.len() {
+                2 => {}
+                3 => o.push(("n_head".to_string(), toml::Value::Integer(num(parts[2]).ok_or_else(bad)?))),
+                _ => return Err(bad()),
+            }
+            shapes.push(o);
+        }
+    } else {
+        let widths = grid.get("n_embd").map(|v| list("n_embd", v)).transpose()?;
+        let depths = grid.get("n_layer").map(|v| list("n_layer", v)).transpose()?;
+        for w in widths.clone().unwrap_or_else(|| vec![toml::Value::Integer(cfg.raw.model.n_embd)]) {
+            for d in depths.clone().unwrap_or_else(|| vec![toml::Value::Integer(cfg.raw.model.n_layer)]) {
+                shapes.push(vec![("n_embd".to_string(), w.clone()), ("n_layer".to_string(), d)]);
+            }
+        }
+    }
+    Ok(shapes)
+}
+
+/// A shape's label, `n_embd x n_layer` (`x n_head` when given): "64x2", "64x2x4".
+pub fn shape_label(shape: &[(String, toml::Value)]) -> String {
+    shape.iter().map(|(_, v)| v.to_string()).collect::<Vec<_>>().join("x")
 }
 
 /// All combinations of the axes, in order (the empty product is one empty combination).
-fn cartesian(axes: &[(String, Vec<toml::Value>)]) -> Vec<Vec<(String, toml::Value)>> {
+pub(crate) fn cartesian(axes: &[(String, Vec<toml::Value>)]) -> Vec<Vec<(String, toml::Value)>> {
     let mut out: Vec<Vec<(String, toml::Value)>> = vec![vec![]];
     for (k, vals) in axes {
         out = out

@@ -9,3 +9,4 @@ pub mod grid;
 pub mod lock;
 pub mod plan;
 pub mod runner;
+pub mod tune;

@@ -46,9 +46,10 @@ pub fn progress_path(store: &ResultsDir, id: &str) -> std::path::PathBuf {
     store.root.join("locks").join(format!("{id}.progress"))
 }
 
-/// Trains run `index` of `runs` (see the module doc).
+/// Trains run `index` of `runs` into `store` (see the module doc).
 pub fn run_one(
     cfg: &LoadedConfig,
+    store: &ResultsDir,
     runs: &[GridRun],
     index: usize,
     device: &Device,
@@ -57,7 +58,6 @@ pub fn run_one(
     let run = &runs[index];
     let spec = &run.spec;
     let id = spec.id();
-    let store = store_of(cfg);
     let read = |p: &std::path::Path| -> Result<Box<RunResult>> {
         Ok(Box::new(serde_json::from_str(&std::fs::read_to_string(p)?)?))
     };
@@ -82,10 +82,10 @@ pub fn run_one(
     let branches = super::branch::branch_points(runs, index);
     let opts = run_options(&cfg.raw);
     let pb = run_bar(spec.tokens, &id, bar);
-    let ppath = progress_path(&store, &id);
+    let ppath = progress_path(store, &id);
     let mut last_write = Instant::now();
     let ctx = RunContext {
-        store: &store,
+        store,
         sweep: &cfg.raw.name,
         index: cfg.raw.grid.as_ref().map(|_| index),
         device,
