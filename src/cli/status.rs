@@ -50,7 +50,19 @@ pub fn run(a: &StatusArgs) -> Result<ExitCode> {
         (store, ids)
     } else {
         let cfg = load_config(&a.target, &a.set)?;
-        let (runs, _) = expand_with(&cfg, true)?;
+        let (runs, tuned) = expand_with(&cfg, true)?;
+        if let Some(t) = crate::sweep::tune::parse(&cfg)? {
+            let (done, total) = crate::sweep::tune::progress(&cfg, &t)?;
+            println!(
+                "[tune]: {done} of {total} tuning runs done ({}){}",
+                crate::sweep::tune::tune_store(&cfg).root.display(),
+                if tuned {
+                    ""
+                } else {
+                    "; the grid's learning rates below are provisional until it finishes"
+                }
+            );
+        }
         let ids = runs
             .iter()
             .map(|r| {
