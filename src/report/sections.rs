@@ -179,7 +179,7 @@ pub fn checklist(f: &SweepFacts, fit: &FitReport, g: &GroupReport) -> Vec<Block>
     }
     let mut out = vec![Block::Checklist(items)];
     out.push(Block::Para(
-        "Hyperparameters per model size (spec values; lr_rule scales learning_rate with width from lr_base_width):".into(),
+        "Hyperparameters per model size (spec values; lr_rule scales learning_rate with width from lr_base_width; tuned: where a [tune]d sweep's learning rate came from, see tune.json):".into(),
     ));
     let mut head = vec!["N (parameters, total)".to_string(), "n_embd × n_layer".into(), "runs".into()];
     head.extend(HYPER_KEYS.iter().map(|s| s.to_string()));

@@ -9,8 +9,9 @@ use serde_json::Value;
 use crate::results::{RunResult, RunStatus};
 
 /// Spec keys of the per-size hyperparameter rules shown in the validity checklist.
-pub const HYPER_KEYS: [&str; 6] =
-    ["learning_rate", "lr_rule", "lr_base_width", "warmup_steps", "batch_size", "beta2"];
+/// `tuned` says where a `[tune]`d run's learning rate came from (best trial, or the fitted rule).
+pub const HYPER_KEYS: [&str; 7] =
+    ["learning_rate", "lr_rule", "lr_base_width", "warmup_steps", "batch_size", "beta2", "tuned"];
 
 /// Runs repeating their corpus more than this many times are flagged.
 pub const MAX_EPOCHS: f64 = 4.0;
