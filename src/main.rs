@@ -14,6 +14,12 @@ use clap::Parser;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // `scalinglab plan ... | head`: die quietly on a closed stdout, as Unix filters do, instead
+    // of panicking in println! (Rust ignores SIGPIPE by default).
+    // SAFETY: restoring the default disposition of one signal before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = scalinglab::cli::Cli::parse();
     match scalinglab::cli::run(cli) {
         Ok(code) => code,
