@@ -146,6 +146,41 @@ pub fn checklist(f: &SweepFacts, fit: &FitReport, g: &GroupReport) -> Vec<Block>
                 .extend([&r.a, &r.b].iter().filter(|e| !e.determined).map(|e| format!("{name} {}", e.name)));
         }
     }
+    // The generator's entropy floor is a proven lower bound on any model's loss, so a fitted
+    // E below it means the law extrapolates wrongly (SYNTHETIC.md, "Knowing the floor").
+    if let (Some(e), Some(floor)) = (
+        g.approach3.as_ref().and_then(|a| a.params.iter().find(|p| p.name == "E")),
+        f.entropy_floors.iter().copied().reduce(f64::max),
+    ) {
+        let ci = e
+            .ci95
+            .map(|[lo, hi]| format!(" (95% interval {}–{})", fmt_num(lo), fmt_num(hi)))
+            .unwrap_or_default();
+        items.push(match (e.determined, e.value >= floor) {
+            (true, true) => (
+                Some(true),
+                format!(
+                    "fitted E = {}{ci} is at or above the corpus entropy floor {} nats/token (by {})",
+                    fmt_num(e.value),
+                    fmt_num(floor),
+                    fmt_num(e.value - floor)
+                ),
+            ),
+            (true, false) => (
+                Some(false),
+                format!(
+                    "fitted E = {}{ci} is below the corpus entropy floor {}: no model can reach it, so the law \
+                     extrapolates wrongly",
+                    fmt_num(e.value),
+                    fmt_num(floor)
+                ),
+            ),
+            (false, _) => (
+                None,
+                format!("E is not determined{ci}, so it cannot be checked against the corpus entropy floor {}", fmt_num(floor)),
+            ),
+        });
+    }
     items.push((
         Some(undetermined.is_empty()),
         if undetermined.is_empty() {

@@ -136,6 +136,14 @@ fn synthetic_sweep_report_has_fit_json_numbers_and_figures_with_data() {
     assert_eq!(checked, 18);
     let floor = rows.iter().find(|r| r[0].starts_with("corpus entropy floor")).expect("floor row");
     assert_eq!(floor[2], "1.75");
+    // The checklist compares the fitted E with the floor, in the direction fit.json says.
+    let e = a3.params.iter().find(|p| p.name == "E").expect("E");
+    let verdict = match (e.determined, e.value >= 1.75) {
+        (false, _) => "E is not determined",
+        (true, true) => "is at or above the corpus entropy floor 1.75",
+        (true, false) => "is below the corpus entropy floor 1.75",
+    };
+    assert!(md.contains(verdict), "checklist lacks \"{verdict}\"");
     let rows = table(&md, "| method |");
     for (i, r) in [&g.approach1, &g.approach2].into_iter().enumerate() {
         let r = r.as_ref().expect("approach 1 and 2 fitted");
