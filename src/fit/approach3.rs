@@ -13,7 +13,7 @@ use anyhow::Result;
 
 use super::data::Obs;
 use super::law::ChinchillaLaw;
-use super::model::{LogData, PowerSum};
+use super::model::{LogData, PackedData, PowerSum};
 use super::multistart::{fit_power_sum, fit_with_fixed, grid, FitOptions, MultiStart};
 use crate::error::input_err;
 
@@ -168,7 +168,8 @@ pub fn profile_theta(
     opts: &FitOptions,
 ) -> Option<Vec<f64>> {
     let delta = opts.delta;
-    let obj = |p: &[f64], g: &mut [f64]| PowerSum::CHINCHILLA.objective(p, g, data, delta);
+    let packed = PackedData::new(PowerSum::CHINCHILLA, data);
+    let obj = |p: &[f64], g: &mut [f64]| packed.objective(p, g, delta);
     let o = FitOptions { parallel: false, ..*opts };
     fit_with_fixed(obj, &refit_starts(fit), (index, value), &o)
 }

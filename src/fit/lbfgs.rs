@@ -141,8 +141,9 @@ where
             termination: Termination::NonFinite,
         };
     }
-    let mut s_hist = vec![vec![0.0; n]; m];
-    let mut y_hist = vec![vec![0.0; n]; m];
+    // Correction pairs, pair i at [i·n, (i+1)·n), in a ring of m starting at `head`.
+    let mut s_hist = vec![0.0; m * n];
+    let mut y_hist = vec![0.0; m * n];
     let mut rho = vec![0.0; m];
     let mut alpha_buf = vec![0.0; m];
     let (mut head, mut len) = (0usize, 0usize);
@@ -159,30 +160,35 @@ where
             termination = Termination::Gradient;
             break;
         }
-        // Two-loop recursion: d = -H g.
+        // Two-loop recursion: d = -H g. Pairs are visited newest to oldest, then back
+        // (ring-buffer index stepped by hand: a `%` per step costs more than the arithmetic).
         d.copy_from_slice(&g);
-        for k in 0..len {
-            let i = (head + m - 1 - k) % m;
-            alpha_buf[i] = rho[i] * dot(&s_hist[i], &d);
-            for (dj, yj) in d.iter_mut().zip(&y_hist[i]) {
+        let mut i = head;
+        for _ in 0..len {
+            i = if i == 0 { m - 1 } else { i - 1 };
+            let (si, yi) = (&s_hist[i * n..(i + 1) * n], &y_hist[i * n..(i + 1) * n]);
+            alpha_buf[i] = rho[i] * dot(si, &d);
+            for (dj, yj) in d.iter_mut().zip(yi) {
                 *dj -= alpha_buf[i] * yj;
             }
         }
         let gamma = if len > 0 {
-            let i = (head + m - 1) % m;
-            dot(&s_hist[i], &y_hist[i]) / dot(&y_hist[i], &y_hist[i])
+            let i = if head == 0 { m - 1 } else { head - 1 };
+            let (si, yi) = (&s_hist[i * n..(i + 1) * n], &y_hist[i * n..(i + 1) * n]);
+            dot(si, yi) / dot(yi, yi)
         } else {
             1.0 / inf_norm(&g).max(1e-300)
         };
         for dj in d.iter_mut() {
             *dj *= gamma;
         }
-        for k in (0..len).rev() {
-            let i = (head + m - 1 - k) % m;
-            let beta = rho[i] * dot(&y_hist[i], &d);
-            for (dj, sj) in d.iter_mut().zip(&s_hist[i]) {
+        for _ in 0..len {
+            let (si, yi) = (&s_hist[i * n..(i + 1) * n], &y_hist[i * n..(i + 1) * n]);
+            let beta = rho[i] * dot(yi, &d);
+            for (dj, sj) in d.iter_mut().zip(si) {
                 *dj += (alpha_buf[i] - beta) * sj;
             }
+            i = if i + 1 == m { 0 } else { i + 1 };
         }
         for dj in d.iter_mut() {
             *dj = -*dj;
@@ -206,9 +212,9 @@ where
                 let i = head;
                 let mut sy = 0.0;
                 for j in 0..n {
-                    s_hist[i][j] = xn[j] - x[j];
-                    y_hist[i][j] = gn[j] - g[j];
-                    sy += s_hist[i][j] * y_hist[i][j];
+                    s_hist[i * n + j] = xn[j] - x[j];
+                    y_hist[i * n + j] = gn[j] - g[j];
+                    sy += s_hist[i * n + j] * y_hist[i * n + j];
                 }
                 if sy > 1e-300 {
                     rho[i] = 1.0 / sy;

@@ -5,7 +5,7 @@
 use rayon::prelude::*;
 
 use super::lbfgs::{minimize, LbfgsOptions, LbfgsResult};
-use super::model::{LogData, PowerSum};
+use super::model::{LogData, PackedData, PowerSum};
 
 /// Settings shared by the Huber fits.
 #[derive(Debug, Clone, Copy)]
@@ -77,7 +77,8 @@ where
     })
 }
 
-/// Multi-start fit of a [`PowerSum`] model to `data`.
+/// Multi-start fit of a [`PowerSum`] model to `data` (packed once for the vectorised
+/// objective, [`PackedData`]).
 pub fn fit_power_sum(
     spec: PowerSum,
     data: &LogData,
@@ -85,7 +86,8 @@ pub fn fit_power_sum(
     opts: &FitOptions,
 ) -> Option<MultiStart> {
     let delta = opts.delta;
-    multistart_with(move |p: &[f64], g: &mut [f64]| spec.objective(p, g, data, delta), starts, opts)
+    let packed = PackedData::new(spec, data);
+    multistart_with(|p: &[f64], g: &mut [f64]| packed.objective(p, g, delta), starts, opts)
 }
 
 /// Cartesian product of per-parameter value lists, in parameter order.
