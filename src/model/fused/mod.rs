@@ -32,7 +32,7 @@ mod gemm;
 mod layer_norm;
 mod linear;
 mod linear_ce;
-mod simd;
+pub(crate) mod simd;
 mod softmax;
 #[cfg(test)]
 mod testutil;
@@ -44,6 +44,7 @@ pub use layer_norm::layer_norm;
 pub use linear::linear;
 pub use linear_ce::linear_cross_entropy;
 pub use simd::Isa;
+pub(crate) use simd::{multiversion, Fma};
 pub use softmax::{causal_softmax, causal_softmax_scaled};
 
 use candle_core::backend::BackendStorage;
