@@ -26,13 +26,13 @@ py="$venv/bin/python"
 cargo build --release --quiet
 bin=target/release/scalinglab
 
-export OMP_NUM_THREADS=$threads MKL_NUM_THREADS=$threads RAYON_NUM_THREADS=$threads
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores," \
+echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(getconf _NPROCESSORS_ONLN) cores," \
   "avx512f: $(grep -qw avx512f /proc/cpuinfo && echo yes || echo no), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "versions: $("$py" -c 'import torch; print("torch", torch.__version__)'), $(rustc --version | cut -d' ' -f1-2)," \
   "candle $(grep -A1 '^name = "candle-core"' Cargo.lock | sed -n 's/version = "\(.*\)"/\1/p')"
+export OMP_NUM_THREADS=$threads MKL_NUM_THREADS=$threads RAYON_NUM_THREADS=$threads
 echo "setting: context 128, vocab 4096, 32 sequences/step, $threads thread(s), $steps timed steps," \
   "torch attention: $attention"
 for r in $(seq 1 "$rounds"); do
