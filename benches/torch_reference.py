@@ -16,7 +16,8 @@ Attention uses `F.scaled_dot_product_attention(is_causal=True)` (nanoGPT's fast 
 stronger eager baseline on CPU); `--attention manual` runs nanoGPT's explicit masked softmax.
 
 Prints a table or, with --json, one JSON object per shape with the same keys as
-`scalinglab bench --json` (tokens_per_second, mfu, ms_per_step, peak_rss_mib, ...).
+`scalinglab bench --json` (tokens_per_second, mfu, ms_per_step, cpu_tokens_per_second — tokens
+per second of process CPU time, all threads —, peak_rss_mib, ...).
 """
 
 import argparse
@@ -123,12 +124,14 @@ def bench(shape, a):
 
     for _ in range(a.warmup):
         step(*batch())
-    secs = 0.0
+    secs = cpu = 0.0
     for _ in range(a.steps):
         x, y = batch()
+        c0 = time.process_time()
         t0 = time.perf_counter()
         step(x, y)
         secs += time.perf_counter() - t0
+        cpu += time.process_time() - c0
     tps = a.steps * a.batch_size * a.block_size / secs
     mfu = tps * flops_per_token(a.vocab_size, a.block_size, c, layers) / (a.peak_gflops * 1e9 * a.threads)
     return {
@@ -137,6 +140,7 @@ def bench(shape, a):
         "tokens_per_second": tps,
         "mfu": mfu,
         "ms_per_step": 1e3 * secs / a.steps,
+        "cpu_tokens_per_second": a.steps * a.batch_size * a.block_size / cpu,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
         "params_total": sum(p.numel() for p in model.parameters()),
         "block_size": a.block_size,

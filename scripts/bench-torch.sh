@@ -2,7 +2,9 @@
 # Training throughput of `scalinglab bench` against the same model and step in PyTorch eager
 # (benches/torch_reference.py), 1 thread, interleaved per shape (A B A B ...) so machine noise
 # hits both alike. Prints tokens/s per round, then per shape the medians, the ratio of the
-# medians and the median of the per-round ratios.
+# medians and the median of the per-round ratios, for wall-clock tokens/s and for tokens per
+# second of process CPU time (on a shared machine the wall clock also measures how much of a
+# core each process was given; CPU time measures the work per core).
 #
 # Usage: scripts/bench-torch.sh [ROUNDS] [SHAPES]     (defaults: 3, 64x2x4,128x4x4,256x6x8)
 # Env:   STEPS (timed steps per measurement, default 10), THREADS (default 1),
@@ -43,28 +45,38 @@ for r in $(seq 1 "$rounds"); do
     "$py" - "$tmp/a-$s-$r.json" "$tmp/b-$s-$r.json" "$r" <<'EOF'
 import json, sys
 a, b = (json.loads(open(p).read()) for p in sys.argv[1:3])
-print(f"round {sys.argv[3]}  {a['shape']:>8}  scalinglab {a['tokens_per_second']:8.0f} tok/s "
-      f"(MFU {100 * a['mfu']:4.1f}%)  torch {b['tokens_per_second']:8.0f} tok/s "
-      f"(MFU {100 * b['mfu']:4.1f}%)  ratio {a['tokens_per_second'] / b['tokens_per_second']:.2f}", flush=True)
+wall = a["tokens_per_second"] / b["tokens_per_second"]
+cpu = a["cpu_tokens_per_second"] / b["cpu_tokens_per_second"]
+print(f"round {sys.argv[3]}  {a['shape']:>8}  scalinglab {a['tokens_per_second']:7.0f} tok/s "
+      f"({a['cpu_tokens_per_second']:6.0f}/CPU-s, MFU {100 * a['mfu']:4.1f}%)  "
+      f"torch {b['tokens_per_second']:7.0f} tok/s ({b['cpu_tokens_per_second']:6.0f}/CPU-s, "
+      f"MFU {100 * b['mfu']:4.1f}%)  ratio {wall:.2f} (CPU time {cpu:.2f})", flush=True)
 EOF
   done
 done
 "$py" - "$tmp" "$rounds" "$shapes" <<'EOF'
 import json, statistics, sys
 tmp, rounds, shapes = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(",")
+med = statistics.median
 print()
-print(f"{'shape':>8} | {'scalinglab tok/s':>16} | {'MFU':>5} | {'peak RSS':>8} | {'torch tok/s':>11} | {'MFU':>5} "
-      f"| {'peak RSS':>8} | {'ratio of medians':>16} | {'median ratio (min-max)':>22}")
+print("| shape | scalinglab tok/s | MFU | peak RSS | torch tok/s | MFU | peak RSS | ratio | per-round "
+      "| ratio, CPU time | per-round, CPU time |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
 for s in shapes:
     a = [json.loads(open(f"{tmp}/a-{s}-{r}.json").read()) for r in range(1, rounds + 1)]
     b = [json.loads(open(f"{tmp}/b-{s}-{r}.json").read()) for r in range(1, rounds + 1)]
-    ta = [x["tokens_per_second"] for x in a]
-    tb = [x["tokens_per_second"] for x in b]
-    ratios = [x / y for x, y in zip(ta, tb)]
-    ma, mb = statistics.median(ta), statistics.median(tb)
-    mfa, mfb = statistics.median(x["mfu"] for x in a), statistics.median(x["mfu"] for x in b)
-    ra, rb = max(x["peak_rss_mib"] for x in a), max(x["peak_rss_mib"] for x in b)
-    print(f"{s:>8} | {ma:16.0f} | {100 * mfa:4.1f}% | {ra:7.0f}M | {mb:11.0f} | {100 * mfb:4.1f}% | {rb:7.0f}M "
-          f"| {ma / mb:16.2f} | {statistics.median(ratios):8.2f} ({min(ratios):.2f}-{max(ratios):.2f})")
-print(f"({rounds} rounds, medians; ratio = scalinglab / torch tokens/s)")
+    def col(xs, k):
+        return [x[k] for x in xs]
+    def spread(rs):
+        return f"{med(rs):.2f} ({min(rs):.2f}-{max(rs):.2f})"
+    ta, tb = col(a, "tokens_per_second"), col(b, "tokens_per_second")
+    ca, cb = col(a, "cpu_tokens_per_second"), col(b, "cpu_tokens_per_second")
+    rw = [x / y for x, y in zip(ta, tb)]
+    rc = [x / y for x, y in zip(ca, cb)]
+    print(f"| {s} | {med(ta):,.0f} | {100 * med(col(a, 'mfu')):.1f}% | {max(col(a, 'peak_rss_mib')):.0f} MiB "
+          f"| {med(tb):,.0f} | {100 * med(col(b, 'mfu')):.1f}% | {max(col(b, 'peak_rss_mib')):.0f} MiB "
+          f"| {med(ta) / med(tb):.2f} | {spread(rw)} | {med(ca) / med(cb):.2f} | {spread(rc)} |")
+print(f"({rounds} rounds; tokens/s and MFU are medians; ratio = scalinglab / torch: the ratio of the "
+      "medians, then the median (min-max) of the per-round ratios; CPU time: the same for tokens per "
+      "second of process CPU time)")
 EOF
