@@ -208,3 +208,56 @@ mod tests {
         matmul(2, 2, 3, &mut c, 2, false, Mat::rows(&a, 3), Mat::rows(&a, 2));
     }
 }
+
+/// Throughput of the model's matmul shapes in each operand layout (the layouts the fused ops
+/// pick are the ones measured fastest here). Run by hand:
+/// `cargo test --release gemm_layouts -- --ignored --nocapture`.
+#[cfg(test)]
+mod layout_bench {
+    use super::*;
+
+    fn thread_cpu() -> f64 {
+        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: valid, writable timespec.
+        unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+        ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+    }
+
+    #[test]
+    #[ignore = "timing, run by hand with --ignored --nocapture"]
+    fn gemm_layouts() {
+        std::env::set_var("RAYON_NUM_THREADS", "1");
+        for (m, n, k) in [
+            (64, 4096, 128),
+            (128, 4096, 128),
+            (256, 4096, 128),
+            (256, 128, 4096),
+            (4096, 128, 256),
+            (128, 4096, 256),
+            (256, 4096, 256),
+            (256, 256, 4096),
+            (4096, 256, 256),
+            (4096, 256, 128),
+        ] {
+            let a = vec![0.5f32; m * k];
+            let b = vec![0.25f32; k * n];
+            let mut c = vec![0.0f32; m * n];
+            let mut line = format!("{m:>5}x{n:>5}x{k:>5}:");
+            for (name, am, bm) in [
+                ("a b", Mat::rows(&a, k), Mat::rows(&b, n)),
+                ("a bT", Mat::rows(&a, k), Mat::rows_t(&b, k)),
+                ("aT b", Mat::rows_t(&a, m), Mat::rows(&b, n)),
+                ("aT bT", Mat::rows_t(&a, m), Mat::rows_t(&b, k)),
+            ] {
+                let mut best = f64::INFINITY;
+                for _ in 0..5 {
+                    let t0 = thread_cpu();
+                    matmul(m, n, k, &mut c, n, false, am, bm);
+                    best = best.min(thread_cpu() - t0);
+                }
+                line += &format!("  {name} {:6.1}", 2.0 * (m * n * k) as f64 / best / 1e9);
+            }
+            println!("{line}  GFLOP/s (thread CPU time, best of 5)");
+        }
+    }
+}
