@@ -53,6 +53,16 @@ pub struct BenchArgs {
     pub json: bool,
 }
 
+/// CPU time of this process (all threads, user + system) in seconds; None if unavailable.
+/// With the machine shared, wall-clock tokens/s also measures how much of a core the process
+/// got; tokens per CPU-second measures the work per core alone.
+pub fn process_cpu_seconds() -> Option<f64> {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    (rc == 0).then_some(ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9)
+}
+
 /// Peak RSS of this process so far (VmHWM), in MiB; None off Linux.
 pub fn peak_rss_mib() -> Option<f64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -112,13 +122,13 @@ pub fn run(a: &BenchArgs) -> Result<ExitCode> {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
             // candle reads RAYON_NUM_THREADS for its matmul parallelism on every call.
             std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
-            let (tps, ms) = pool.install(|| time_steps(&cfg, a.batch_size, a.warmup, a.steps))?;
+            let (tps, ms, cpu_tps) = pool.install(|| time_steps(&cfg, a.batch_size, a.warmup, a.steps))?;
             let mfu = tps * count::flops_per_token_exact(&cfg) / (peak * 1e9 * threads as f64);
             let rss = peak_rss_mib();
             if a.json {
                 let j = serde_json::json!({
                     "shape": s, "threads": threads, "tokens_per_second": tps, "mfu": mfu,
-                    "ms_per_step": ms, "peak_rss_mib": rss, "params_total": count::params_total(&cfg),
+                    "ms_per_step": ms, "cpu_tokens_per_second": cpu_tps, "peak_rss_mib": rss, "params_total": count::params_total(&cfg),
                     "block_size": a.block_size, "vocab_size": a.vocab_size, "batch_size": a.batch_size,
                     "steps": a.steps, "peak_gflops_per_core": peak,
                 });
@@ -140,8 +150,14 @@ pub fn run(a: &BenchArgs) -> Result<ExitCode> {
 }
 
 /// Tokens/s and ms/step of the real training step: total tokens / total seconds over `steps`
-/// steps after `warmup` untimed ones, on random tokens (context = cfg.block_size).
-pub fn time_steps(cfg: &GptConfig, batch_size: usize, warmup: usize, steps: usize) -> Result<(f64, f64)> {
+/// steps after `warmup` untimed ones, on random tokens (context = cfg.block_size); and tokens
+/// per second of process CPU time over the same steps (None where unavailable).
+pub fn time_steps(
+    cfg: &GptConfig,
+    batch_size: usize,
+    warmup: usize,
+    steps: usize,
+) -> Result<(f64, f64, Option<f64>)> {
     let device = Device::Cpu;
     let adam = AdamWConfig { beta1: 0.9, beta2: 0.95, eps: 1e-8, weight_decay: 0.1 };
     let mut tr = Trainer::new(cfg, 0, adam, &device)?;
@@ -156,13 +172,18 @@ pub fn time_steps(cfg: &GptConfig, batch_size: usize, warmup: usize, steps: usiz
         let (x, y) = batch()?;
         tr.step(&x, &y, 1e-3, 1.0)?;
     }
-    let mut secs = 0.0;
+    let (mut secs, mut cpu) = (0.0, Some(0.0));
     for _ in 0..steps {
         let (x, y) = batch()?;
+        let c0 = process_cpu_seconds();
         let t0 = Instant::now();
         tr.step(&x, &y, 1e-3, 1.0)?;
         secs += t0.elapsed().as_secs_f64();
+        cpu = match (cpu, c0, process_cpu_seconds()) {
+            (Some(acc), Some(a), Some(b)) => Some(acc + (b - a)),
+            _ => None,
+        };
     }
     let tokens = (steps * b * t) as f64;
-    Ok((tokens / secs, 1e3 * secs / steps as f64))
+    Ok((tokens / secs, 1e3 * secs / steps as f64, cpu.map(|c| tokens / c)))
 }

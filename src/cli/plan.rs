@@ -195,7 +195,7 @@ pub fn run(a: &PlanArgs) -> Result<ExitCode> {
         by_size.sort_by_key(|r| crate::model::count::params_total(&r.spec.model));
         let mid = &by_size[by_size.len() / 2].spec;
         std::env::set_var("RAYON_NUM_THREADS", "1");
-        let (tps, _) = super::bench::time_steps(&mid.model, mid.batch_size, 1, 3)?;
+        let (tps, _, _) = super::bench::time_steps(&mid.model, mid.batch_size, 1, 3)?;
         Some(tps * crate::model::count::flops_per_token_exact(&mid.model))
     };
     let trows = rows(&truns, &tstore, meta.train_tokens, rate);

@@ -23,7 +23,6 @@ pub struct Gpt {
     /// Trainable parameters in sorted name order.
     pub vars: Vec<Var>,
     index: BTreeMap<String, usize>,
-    mask: Tensor,
 }
 
 impl Gpt {
@@ -37,8 +36,7 @@ impl Gpt {
             .map(|(s, v)| Var::from_vec(v, s.shape.clone(), device))
             .collect::<Result<Vec<_>>>()?;
         let index = specs.iter().enumerate().map(|(i, s)| (s.name.clone(), i)).collect();
-        let mask = ops::causal_mask(cfg.block_size, device)?;
-        Ok(Gpt { cfg: cfg.clone(), specs, vars, index, mask })
+        Ok(Gpt { cfg: cfg.clone(), specs, vars, index })
     }
 
     /// The parameter tensor named `name` (GPT-2 naming).
@@ -54,11 +52,7 @@ impl Gpt {
 
     /// `x @ W.T + b` for a Linear named `p`; x is (n, in), W is (out, in).
     fn linear(&self, x: &Tensor, p: &str) -> Result<Tensor> {
-        let y = x.matmul(&self.param(&format!("{p}.weight")).t()?)?;
-        match self.param_opt(&format!("{p}.bias")) {
-            Some(b) => y.broadcast_add(b),
-            None => Ok(y),
-        }
+        ops::linear(x, self.param(&format!("{p}.weight")), self.param_opt(&format!("{p}.bias")))
     }
 
     fn layer_norm(&self, x: &Tensor, p: &str) -> Result<Tensor> {
@@ -67,22 +61,8 @@ impl Gpt {
 
     /// Causal self-attention of block `i` on x (B·T, C) → (B·T, C).
     fn attn(&self, x: &Tensor, i: usize, b: usize, t: usize) -> Result<Tensor> {
-        let (c, h) = (self.cfg.n_embd, self.cfg.n_head);
-        let hd = c / h;
         let qkv = self.linear(x, &format!("h.{i}.attn.c_attn"))?; // (B·T, 3C)
-        let qkv = qkv.reshape((b, t, 3, h, hd))?.permute((2, 0, 3, 1, 4))?; // (3, B, H, T, hd)
-        let q = qkv.get(0)?.contiguous()?; // (B, H, T, hd)
-        let k = qkv.get(1)?.contiguous()?;
-        let v = qkv.get(2)?.contiguous()?;
-        let att = q.matmul(&k.t()?)?; // (B, H, T, T), scaled by 1/√hd inside the softmax
-        let att = if att.device().is_cpu() {
-            ops::causal_softmax_scaled(&att, 1.0 / (hd as f64).sqrt())?
-        } else {
-            let mask = self.mask.narrow(0, 0, t)?.narrow(1, 0, t)?;
-            ops::causal_softmax(&(att * (1.0 / (hd as f64).sqrt()))?, &mask)?
-        };
-        let y = att.matmul(&v)?; // (B, H, T, hd)
-        let y = y.transpose(1, 2)?.reshape((b * t, c))?; // (B·T, C)
+        let y = ops::causal_attention(&qkv, b, t, self.cfg.n_head)?; // (B·T, C), heads merged
         self.linear(&y, &format!("h.{i}.attn.c_proj"))
     }
 
@@ -92,8 +72,8 @@ impl Gpt {
         self.linear(&hid, &format!("h.{i}.mlp.c_proj"))
     }
 
-    /// Logits (B·T, V) for token ids `idx` (B, T) u32.
-    pub fn forward(&self, idx: &Tensor) -> Result<Tensor> {
+    /// The final hidden states ln_f(x) (B·T, C) for token ids `idx` (B, T) u32.
+    fn hidden(&self, idx: &Tensor) -> Result<Tensor> {
         let (b, t) = idx.dims2()?;
         if t > self.cfg.block_size {
             candle_core::bail!("sequence length {t} exceeds block_size {}", self.cfg.block_size);
@@ -107,15 +87,29 @@ impl Gpt {
             x = (&x + self.attn(&self.layer_norm(&x, &format!("h.{i}.ln_1"))?, i, b, t)?)?;
             x = (&x + self.mlp(&self.layer_norm(&x, &format!("h.{i}.ln_2"))?, i)?)?;
         }
-        let x = self.layer_norm(&x, "ln_f")?;
-        let head = if self.cfg.tie_embeddings { wte } else { self.param("lm_head.weight") };
-        x.matmul(&head.t()?) // (B·T, V)
+        self.layer_norm(&x, "ln_f")
+    }
+
+    fn head(&self) -> &Tensor {
+        self.param(if self.cfg.tie_embeddings { "wte.weight" } else { "lm_head.weight" })
+    }
+
+    /// Logits (B·T, V) for token ids `idx` (B, T) u32.
+    pub fn forward(&self, idx: &Tensor) -> Result<Tensor> {
+        ops::linear(&self.hidden(idx)?, self.head(), None)
     }
 
     /// Mean cross-entropy (nats/token) of next-token prediction: idx (B, T), targets (B, T).
+    /// Differentiable; the LM head and the loss are one fused op that never materialises the
+    /// (B·T, V) logits (`linear_cross_entropy`).
     pub fn loss(&self, idx: &Tensor, targets: &Tensor) -> Result<Tensor> {
-        let logits = self.forward(idx)?;
-        ops::cross_entropy(&logits, &targets.flatten_all()?)
+        ops::linear_cross_entropy(&self.hidden(idx)?, self.head(), &targets.flatten_all()?, true)
+    }
+
+    /// [`Gpt::loss`] for evaluation: the same value, no gradient with respect to the LM head
+    /// (the fused head skips its backward products, two thirds of its cost).
+    pub fn eval_loss(&self, idx: &Tensor, targets: &Tensor) -> Result<Tensor> {
+        ops::linear_cross_entropy(&self.hidden(idx)?, self.head(), &targets.flatten_all()?, false)
     }
 
     /// Number of scalar parameters actually held (tests compare with `count::params_total`).

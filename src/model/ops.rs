@@ -8,4 +8,7 @@
 //! non-zero gradient.
 
 pub use super::fused::composed::causal_mask;
-pub use super::fused::{causal_softmax, causal_softmax_scaled, cross_entropy, gelu, layer_norm};
+pub use super::fused::{
+    causal_attention, causal_softmax, causal_softmax_scaled, cross_entropy, gelu, layer_norm, linear,
+    linear_cross_entropy,
+};

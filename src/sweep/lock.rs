@@ -80,24 +80,40 @@ pub fn acquire(path: &Path) -> Result<std::result::Result<LockGuard, LockInfo>> 
     }
     let pid = std::process::id();
     let me = LockInfo { pid, host: hostname(), start_time: proc_stat(pid).map(|s| s.1) };
-    for _ in 0..3 {
-        match OpenOptions::new().write(true).create_new(true).open(path) {
-            Ok(mut f) => {
-                f.write_all(serde_json::to_string(&me)?.as_bytes())?;
-                f.sync_all().ok();
-                return Ok(Ok(LockGuard { path: path.to_path_buf() }));
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => match read_lock(path) {
-                Some(info) if is_live(&info) => return Ok(Err(info)),
-                // Stale (owner gone) or half-written by a dying owner: take it over.
-                _ => {
-                    let _ = std::fs::remove_file(path);
-                }
-            },
-            Err(e) => return Err(e).with_context(|| format!("creating lock {}", path.display())),
-        }
+    // The lock appears with its content already in it: written to a private file first, then
+    // hard-linked to `path` (which fails if `path` exists). Creating `path` empty and writing it
+    // after left a window in which another process read an empty lock, took it for the
+    // half-written lock of a dead owner and removed it: both then trained the run.
+    let tmp = path.with_extension(format!("lock.{pid}.tmp"));
+    {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)
+            .with_context(|| format!("creating {}", tmp.display()))?;
+        f.write_all(serde_json::to_string(&me)?.as_bytes())?;
+        f.sync_all().ok();
     }
-    anyhow::bail!("could not take lock {} (it keeps reappearing)", path.display())
+    let taken = (|| {
+        for _ in 0..3 {
+            match std::fs::hard_link(&tmp, path) {
+                Ok(()) => return Ok(Ok(LockGuard { path: path.to_path_buf() })),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => match read_lock(path) {
+                    Some(info) if is_live(&info) => return Ok(Err(info)),
+                    // Stale (owner gone) or unreadable (left by an older version that wrote
+                    // the lock after creating it): take it over.
+                    _ => {
+                        let _ = std::fs::remove_file(path);
+                    }
+                },
+                Err(e) => return Err(e).with_context(|| format!("creating lock {}", path.display())),
+            }
+        }
+        anyhow::bail!("could not take lock {} (it keeps reappearing)", path.display())
+    })();
+    let _ = std::fs::remove_file(&tmp);
+    taken
 }
 
 #[cfg(test)]

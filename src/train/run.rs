@@ -13,10 +13,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use candle_core::{Device, Tensor};
+use candle_core::{CpuStorage, DType, Device, Storage, Tensor};
 
 use super::checkpoint::{self, CheckpointPaths, TrainState};
-use super::optim::{clip_coef, global_norm, AdamW, AdamWConfig};
+use super::optim::{clip_coef, AdamW, AdamWConfig};
 use super::schedule::Schedule;
 use crate::config::spec::{RunOptions, RunSpec};
 use crate::corpus::sampler::{batch_starts, fill_batch, val_starts};
@@ -75,15 +75,23 @@ impl std::error::Error for Interrupted {}
 /// The model plus optimizer state: one call of [`Trainer::step`] is one optimizer step
 /// (forward, backward, clip, AdamW). `bench` times exactly this.
 pub struct Trainer {
-    /// The model (its `Var`s hold the current parameters).
+    /// The model (its `Var`s hold the current parameters, updated in place by AdamW).
     pub model: Gpt,
     /// AdamW state.
     pub opt: AdamW,
-    /// Host copy of the parameters (updated in place, then written to the `Var`s).
-    pub params: Vec<Vec<f32>>,
     /// Parameter shapes, sorted name order.
     pub shapes: Vec<Vec<usize>>,
-    grads: Vec<Vec<f32>>,
+}
+
+/// Runs `f` on the f32 values of a CPU tensor where they lie (a host copy otherwise).
+fn with_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
+    {
+        let (s, l) = t.storage_and_layout();
+        if let (Storage::Cpu(CpuStorage::F32(v)), Some((a, b))) = (&*s, l.contiguous_offsets()) {
+            return Ok(f(&v[a..b]));
+        }
+    }
+    Ok(f(&t.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?))
 }
 
 impl Trainer {
@@ -92,8 +100,7 @@ impl Trainer {
         let model = Gpt::new(cfg, seed, device)?;
         let shapes: Vec<Vec<usize>> = model.specs.iter().map(|s| s.shape.clone()).collect();
         let sizes: Vec<usize> = shapes.iter().map(|s| s.iter().product()).collect();
-        let params = model.values()?;
-        Ok(Trainer { opt: AdamW::new(adam, &sizes), params, shapes, grads: Vec::new(), model })
+        Ok(Trainer { opt: AdamW::new(adam, &sizes), shapes, model })
     }
 
     /// Parameter names, sorted.
@@ -101,37 +108,60 @@ impl Trainer {
         self.model.specs.iter().map(|s| s.name.clone()).collect()
     }
 
-    /// Writes the host parameters into the model's `Var`s.
-    pub fn sync_vars(&self) -> Result<()> {
-        let device = self.model.vars.first().map(|v| v.device().clone()).unwrap_or(Device::Cpu);
-        for (var, (p, s)) in self.model.vars.iter().zip(self.params.iter().zip(&self.shapes)) {
-            var.set(&Tensor::from_slice(p, s.as_slice(), &device)?)?;
+    /// Copies of the current parameters (sorted name order), e.g. for a checkpoint.
+    pub fn params(&self) -> Result<Vec<Vec<f32>>> {
+        Ok(self.model.values()?)
+    }
+
+    /// Writes `params` (sorted name order, flat) into the model's `Var`s.
+    pub fn set_params(&mut self, params: &[Vec<f32>]) -> Result<()> {
+        if params.len() != self.model.vars.len() {
+            anyhow::bail!("{} parameter tensors for a model with {}", params.len(), self.model.vars.len());
+        }
+        for (var, (p, s)) in self.model.vars.iter().zip(params.iter().zip(&self.shapes)) {
+            var.set(&Tensor::from_slice(p, s.as_slice(), var.device())?)?;
         }
         Ok(())
     }
 
     /// One optimizer step on inputs `x` and targets `y` (both (B, T) u32); returns the loss
     /// before the update. `clip` ≤ 0 disables clipping.
+    ///
+    /// The gradients are read where backprop left them (global norm in f64, in parameter
+    /// order), and on the CPU AdamW updates each parameter's storage in place
+    /// ([`AdamW::in_place`]); other devices go through host copies.
     pub fn step(&mut self, x: &Tensor, y: &Tensor, lr: f64, clip: f64) -> Result<f32> {
         let loss = self.model.loss(x, y)?;
         let loss_v = loss.to_scalar::<f32>()?;
         let gs = loss.backward()?;
-        self.grads.clear();
+        drop(loss);
+        let mut grads = Vec::with_capacity(self.shapes.len());
         for (var, shape) in self.model.vars.iter().zip(&self.shapes) {
-            match gs.get(var.as_tensor()) {
-                Some(g) => self.grads.push(g.flatten_all()?.to_vec1::<f32>()?),
-                None => self.grads.push(vec![0.0; shape.iter().product()]),
-            }
+            grads.push(match gs.get(var.as_tensor()) {
+                Some(g) => g.contiguous()?,
+                // A parameter the loss does not reach: a zero gradient (its moments still decay).
+                None => Tensor::zeros(shape.as_slice(), DType::F32, var.device())?,
+            });
         }
-        let coef = clip_coef(global_norm(&self.grads), clip);
+        drop(gs);
+        let mut sq = 0.0f64;
+        for g in &grads {
+            with_f32(g, |v| v.iter().for_each(|&x| sq += (x as f64) * (x as f64)))?;
+        }
+        let coef = clip_coef(sq.sqrt(), clip);
         self.opt.begin_step();
-        for i in 0..self.grads.len() {
-            if coef != 1.0 {
-                self.grads[i].iter_mut().for_each(|g| *g *= coef);
+        for (i, g) in grads.iter().enumerate() {
+            let decay = self.model.specs[i].decay;
+            let var = &self.model.vars[i];
+            if var.device().is_cpu() && var.dtype() == DType::F32 {
+                var.as_tensor().inplace_op2(g, &self.opt.in_place(i, coef, lr, decay))?;
+            } else {
+                let mut p = var.as_tensor().flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?;
+                with_f32(g, |gv| self.opt.update_scaled(i, &mut p, gv, coef, lr, decay))?;
+                let t = Tensor::from_vec(p, var.shape(), var.device())?.to_dtype(var.dtype())?;
+                var.set(&t)?;
             }
-            self.opt.update(i, &mut self.params[i], &self.grads[i], lr, self.model.specs[i].decay);
         }
-        self.sync_vars()?;
         Ok(loss_v)
     }
 }
@@ -150,7 +180,7 @@ pub fn eval_loss(
         let (x, y) = fill_batch(tokens, chunk, t);
         let x = Tensor::from_vec(x, (chunk.len(), t), device)?;
         let y = Tensor::from_vec(y, (chunk.len(), t), device)?;
-        let l = model.loss(&x, &y)?.to_scalar::<f32>()? as f64;
+        let l = model.eval_loss(&x, &y)?.to_scalar::<f32>()? as f64;
         total += l * chunk.len() as f64;
     }
     Ok(total / starts.len() as f64)
@@ -220,11 +250,10 @@ pub fn train_run(
     if ckpt.exists() {
         let l = checkpoint::load(&ckpt, &id, &names, &shapes)?;
         state = l.state;
-        tr.params = l.params;
+        tr.set_params(&l.params)?;
         tr.opt.m = l.m;
         tr.opt.v = l.v;
         tr.opt.t = state.opt_t;
-        tr.sync_vars()?;
         // Cut the curve back to what the checkpoint had seen.
         let text = std::fs::read_to_string(&curve_path).unwrap_or_default();
         let kept: String = text.lines().take(state.curve_lines).map(|l| format!("{l}\n")).collect();
@@ -315,7 +344,7 @@ pub fn train_run(
             state.wall_seconds_bits = wall.to_bits();
             state.loss_acc_bits = loss_acc.to_bits();
             if by_steps || by_time || stopping || interrupted {
-                checkpoint::save(&ckpt, &names, &shapes, &tr.params, &tr.opt.m, &tr.opt.v, state.clone())?;
+                checkpoint::save(&ckpt, &names, &shapes, &tr.params()?, &tr.opt.m, &tr.opt.v, state.clone())?;
                 last_ckpt = Instant::now();
             }
             for short in branch_here {
@@ -399,7 +428,7 @@ fn save_branch(
     let kept: String = curve.lines().take(state.curve_lines).map(|l| format!("{l}\n")).collect();
     write_atomic(&store.curve_path(short), kept.as_bytes())?;
     let st = TrainState { id: short.to_string(), ..state.clone() };
-    checkpoint::save(&paths, names, shapes, &tr.params, &tr.opt.m, &tr.opt.v, st)
+    checkpoint::save(&paths, names, shapes, &tr.params()?, &tr.opt.m, &tr.opt.v, st)
 }
 
 /// "cpu" or "cuda:i".

@@ -38,7 +38,7 @@ struct CrossEntropy {
 }
 
 /// Targets as indices, checked against the vocabulary size.
-fn targets_of(s: &CpuStorage, l: &Layout, v: usize, op: &str) -> Result<Vec<usize>> {
+pub(super) fn targets_of(s: &CpuStorage, l: &Layout, v: usize, op: &str) -> Result<Vec<usize>> {
     let Some((a, b)) = l.contiguous_offsets() else { bail!("{op}: targets must be contiguous") };
     let t: Vec<usize> = match s {
         CpuStorage::U32(d) => d[a..b].iter().map(|&x| x as usize).collect(),

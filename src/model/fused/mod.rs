@@ -1,5 +1,8 @@
-//! Fused CPU kernels, with hand-written backward passes, for the GPT's non-matmul ops:
-//! LayerNorm, exact-erf GELU, causal softmax and cross-entropy.
+//! Fused CPU kernels, with hand-written backward passes, for the GPT's ops: LayerNorm,
+//! exact-erf GELU, causal softmax and cross-entropy, and the matmul-bearing ones built on the
+//! `gemm` kernel candle itself uses (see `gemm`): Linear with bias (`linear`), the attention
+//! core from packed qkv to merged heads (`causal_attention`), and the LM head fused with the
+//! loss (`linear_cross_entropy`, which never materialises the (B·T, V) logits).
 //!
 //! Each public function has the signature of its composed counterpart in `model::ops` and
 //! can replace it one-for-one. On the CPU with f32 tensors it runs one candle custom op
@@ -19,21 +22,29 @@
 //! **SIMD.** Kernels are written as branch-free slice loops, compiled for AVX-512, AVX2+FMA
 //! and portable code, and dispatched at run time (see `simd`); no intrinsics.
 
+mod attention;
 #[cfg(test)]
 mod bench;
 pub mod composed;
 mod cross_entropy;
 mod gelu;
+mod gemm;
 mod layer_norm;
-mod simd;
+mod linear;
+mod linear_ce;
+pub(crate) mod simd;
 mod softmax;
 #[cfg(test)]
 mod testutil;
 
+pub use attention::causal_attention;
 pub use cross_entropy::cross_entropy;
 pub use gelu::gelu;
 pub use layer_norm::layer_norm;
+pub use linear::linear;
+pub use linear_ce::linear_cross_entropy;
 pub use simd::Isa;
+pub(crate) use simd::{multiversion, Fma};
 pub use softmax::{causal_softmax, causal_softmax_scaled};
 
 use candle_core::backend::BackendStorage;

@@ -71,7 +71,7 @@ fn sm_fwd_k<F: Fma>(x: &[f32], y: &mut [f32], t: usize, row0: usize, scale: f32)
         yz.fill(0.0);
     }
 }
-multiversion! { fn sm_fwd(x: &[f32], y: &mut [f32], t: usize, row0: usize, scale: f32) = sm_fwd_k; }
+multiversion! { pub(super) fn sm_fwd(x: &[f32], y: &mut [f32], t: usize, row0: usize, scale: f32) = sm_fwd_k; }
 
 fn check_square(op: &str, l: &Layout) -> Result<usize> {
     let d = l.dims();
@@ -119,7 +119,7 @@ fn sm_bwd_k<F: Fma>(y: &[f32], g: &[f32], dx: &mut [f32], t: usize, row0: usize,
         dz.fill(0.0);
     }
 }
-multiversion! { fn sm_bwd(y: &[f32], g: &[f32], dx: &mut [f32], t: usize, row0: usize, scale: f32) = sm_bwd_k; }
+multiversion! { pub(super) fn sm_bwd(y: &[f32], g: &[f32], dx: &mut [f32], t: usize, row0: usize, scale: f32) = sm_bwd_k; }
 
 impl CustomOp2 for CausalSoftmaxBwd {
     fn name(&self) -> &'static str {

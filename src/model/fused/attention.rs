@@ -1,0 +1,236 @@
+//! Fused causal multi-head self-attention core: from the packed `c_attn` output
+//! qkv (B·T, 3C) = [q | k | v] to the merged heads y (B·T, C), before `c_proj`.
+//!
+//! Forward, per sequence b and head h, with q, k, v the (T, hd) slices of qkv read in place
+//! through strides (no split / permute / contiguous copies) and s = 1/√hd:
+//!   S = q·kᵀ,  P = causal_softmax(s·S) (as `causal_softmax_scaled`),  y[b, :, h] = P·v.
+//! P is kept (B·H·T·T floats) for the backward:
+//!   dP = dy·vᵀ,  dS = s·P ⊙ (dP − rowsum(dP ⊙ P)),  dq = dS·k,  dk = dSᵀ·q,  dv = Pᵀ·dy,
+//! written straight into their columns of dqkv (B·T, 3C).
+//!
+//! The composed form (`model::gpt` before: reshape, permute, three `contiguous` copies of
+//! q, k, v, two batched matmuls, the fused softmax, a transpose copy) allocates eight
+//! (B, H, T, ·) tensors forward and more backward, where candle's matmul backward also copies
+//! transposes. Here each (b, h) works on T×T scratch that stays in L1/L2.
+//!
+//! **Determinism.** Sequences are independent; rayon splits over sequences only and every
+//! product runs single-threaded inside its task, so results do not depend on the thread count.
+
+use std::sync::{Arc, Mutex};
+
+use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
+use rayon::prelude::*;
+
+use super::gemm::{matmul_st, Mat};
+use super::simd::Isa;
+use super::softmax::{sm_bwd, sm_fwd};
+use super::{causal_softmax_scaled, f32_data, fused_ok};
+
+/// Causal self-attention over packed qkv (B·T, 3C) with `n_head` heads → (B·T, C), heads
+/// merged in order (y[:, h·hd..(h+1)·hd] is head h). Scores are scaled by 1/√hd. Fused on the
+/// CPU for f32, composed (as nanoGPT) elsewhere. Differentiable.
+pub fn causal_attention(qkv: &Tensor, b: usize, t: usize, n_head: usize) -> Result<Tensor> {
+    let (rows, c3) = qkv.dims2()?;
+    if rows != b * t || c3 % 3 != 0 || (c3 / 3) % n_head.max(1) != 0 || n_head == 0 {
+        bail!("causal_attention: qkv {:?} does not fit b = {b}, t = {t}, {n_head} heads", qkv.shape());
+    }
+    if !fused_ok(&[qkv]) {
+        return composed(qkv, b, t, n_head);
+    }
+    qkv.contiguous()?.apply_op1(Attention { b, t, h: n_head, probs: Mutex::new(None) })
+}
+
+/// The composed reference (the model's former code path).
+pub fn composed(qkv: &Tensor, b: usize, t: usize, h: usize) -> Result<Tensor> {
+    let c = qkv.dim(1)? / 3;
+    let hd = c / h;
+    let qkv = qkv.reshape((b, t, 3, h, hd))?.permute((2, 0, 3, 1, 4))?; // (3, B, H, T, hd)
+    let q = qkv.get(0)?.contiguous()?;
+    let k = qkv.get(1)?.contiguous()?;
+    let v = qkv.get(2)?.contiguous()?;
+    let att = q.matmul(&k.t()?)?;
+    let att = causal_softmax_scaled(&att, 1.0 / (hd as f64).sqrt())?;
+    att.matmul(&v)?.transpose(1, 2)?.reshape((b * t, c))
+}
+
+struct Attention {
+    b: usize,
+    t: usize,
+    h: usize,
+    probs: Mutex<Option<Arc<Vec<f32>>>>,
+}
+
+fn scale_of(hd: usize) -> f32 {
+    (1.0 / (hd as f64).sqrt()) as f32
+}
+
+impl CustomOp1 for Attention {
+    fn name(&self) -> &'static str {
+        "fused-causal-attention"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (b, t, h) = (self.b, self.t, self.h);
+        let qkv = f32_data(s, l, self.name())?;
+        let c = l.dims()[1] / 3;
+        let hd = c / h;
+        let (tt, c3) = (t * t, 3 * c);
+        let scale = scale_of(hd);
+        let isa = Isa::detected();
+        let mut y = vec![0.0f32; b * t * c];
+        let mut probs = vec![0.0f32; b * h * tt];
+        let seq = |(bi, (yb, pb)): (usize, (&mut [f32], &mut [f32]))| {
+            let xb = &qkv[bi * t * c3..(bi + 1) * t * c3];
+            let mut s = vec![0.0f32; tt];
+            for (hi, p) in pb.chunks_exact_mut(tt).enumerate() {
+                let q = Mat { data: &xb[hi * hd..], rs: c3, cs: 1 };
+                let kt = Mat { data: &xb[c + hi * hd..], rs: 1, cs: c3 };
+                let v = Mat { data: &xb[2 * c + hi * hd..], rs: c3, cs: 1 };
+                matmul_st(t, t, hd, &mut s, t, false, q, kt);
+                sm_fwd(isa, &s, p, t, 0, scale);
+                matmul_st(t, hd, t, &mut yb[hi * hd..], c, false, Mat::rows(p, t), v);
+            }
+        };
+        let chunks = y.chunks_mut(t * c).zip(probs.chunks_mut(h * tt)).enumerate();
+        if candle_core::utils::get_num_threads() > 1 && b > 1 {
+            y.par_chunks_mut(t * c).zip(probs.par_chunks_mut(h * tt)).enumerate().for_each(seq);
+        } else {
+            chunks.for_each(seq);
+        }
+        *self.probs.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(probs));
+        Ok((CpuStorage::F32(y), Shape::from((b * t, c))))
+    }
+
+    fn bwd(&self, qkv: &Tensor, _y: &Tensor, g: &Tensor) -> Result<Option<Tensor>> {
+        let probs = self.probs.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let Some(probs) = probs else {
+            bail!("{}: backward without the forward's probabilities", self.name())
+        };
+        let op = AttentionBwd { b: self.b, t: self.t, h: self.h, probs };
+        Ok(Some(qkv.apply_op2_no_bwd(&g.contiguous()?, &op)?))
+    }
+}
+
+/// (qkv, dy) → dqkv, with the forward's probabilities.
+struct AttentionBwd {
+    b: usize,
+    t: usize,
+    h: usize,
+    probs: Arc<Vec<f32>>,
+}
+
+impl CustomOp2 for AttentionBwd {
+    fn name(&self) -> &'static str {
+        "fused-causal-attention-bwd"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (b, t, h) = (self.b, self.t, self.h);
+        let qkv = f32_data(s1, l1, self.name())?;
+        let dy = f32_data(s2, l2, self.name())?;
+        let c = l1.dims()[1] / 3;
+        let hd = c / h;
+        let (tt, c3) = (t * t, 3 * c);
+        if dy.len() != b * t * c || self.probs.len() != b * h * tt {
+            bail!("{}: gradient {:?} does not match qkv {:?}", self.name(), l2.shape(), l1.shape());
+        }
+        let scale = scale_of(hd);
+        let isa = Isa::detected();
+        let mut dqkv = vec![0.0f32; b * t * c3];
+        let seq = |(bi, db): (usize, &mut [f32])| {
+            let xb = &qkv[bi * t * c3..(bi + 1) * t * c3];
+            let gb = &dy[bi * t * c..(bi + 1) * t * c];
+            let (mut dp, mut ds) = (vec![0.0f32; tt], vec![0.0f32; tt]);
+            for hi in 0..h {
+                let p = &self.probs[(bi * h + hi) * tt..(bi * h + hi + 1) * tt];
+                let (qo, ko, vo) = (hi * hd, c + hi * hd, 2 * c + hi * hd);
+                let dyh = Mat { data: &gb[hi * hd..], rs: c, cs: 1 };
+                // dP = dy·vᵀ, dS = softmax backward (scaled, zero above the diagonal).
+                matmul_st(t, t, hd, &mut dp, t, false, dyh, Mat { data: &xb[vo..], rs: 1, cs: c3 });
+                sm_bwd(isa, p, &dp, &mut ds, t, 0, scale);
+                // dq = dS·k, dk = dSᵀ·q, dv = Pᵀ·dy.
+                matmul_st(
+                    t,
+                    hd,
+                    t,
+                    &mut db[qo..],
+                    c3,
+                    false,
+                    Mat::rows(&ds, t),
+                    Mat { data: &xb[ko..], rs: c3, cs: 1 },
+                );
+                matmul_st(
+                    t,
+                    hd,
+                    t,
+                    &mut db[ko..],
+                    c3,
+                    false,
+                    Mat::rows_t(&ds, t),
+                    Mat { data: &xb[qo..], rs: c3, cs: 1 },
+                );
+                matmul_st(t, hd, t, &mut db[vo..], c3, false, Mat::rows_t(p, t), dyh);
+            }
+        };
+        if candle_core::utils::get_num_threads() > 1 && b > 1 {
+            dqkv.par_chunks_mut(t * c3).enumerate().for_each(seq);
+        } else {
+            dqkv.chunks_mut(t * c3).enumerate().for_each(seq);
+        }
+        Ok((CpuStorage::F32(dqkv), l1.shape().clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::fused::testutil::*;
+    use candle_core::Var;
+
+    /// qkv as (B, T, 3C) and the head count as the length of the extra argument (the helpers
+    /// take plain `fn`s).
+    fn split(v: &[Tensor]) -> (Tensor, usize, usize, usize) {
+        let (b, t, c3) = v[0].dims3().unwrap();
+        (v[0].reshape((b * t, c3)).unwrap(), b, t, v[1].dim(0).unwrap())
+    }
+    fn fused(v: &[Tensor]) -> Result<Tensor> {
+        let (x, b, t, h) = split(v);
+        causal_attention(&x, b, t, h)
+    }
+    fn reference(v: &[Tensor]) -> Result<Tensor> {
+        let (x, b, t, h) = split(v);
+        composed(&x, b, t, h)
+    }
+    fn heads(h: usize) -> Tensor {
+        Tensor::zeros(h, candle_core::DType::F32, &candle_core::Device::Cpu).unwrap()
+    }
+
+    #[test]
+    fn matches_composed_values_and_grads() {
+        let mut rng = rng(61);
+        for (b, t, h, hd) in [(1, 1, 1, 1), (2, 5, 2, 3), (3, 17, 4, 8), (2, 128, 4, 32)] {
+            let qkv = Var::from_tensor(&randn(&mut rng, &[b, t, 3 * h * hd], 1.0)).unwrap();
+            compare_with_composed_x(&mut rng, &[qkv], &[heads(h)], fused, reference, 1e-5, 1e-4);
+        }
+    }
+
+    #[test]
+    fn finite_differences() {
+        let mut rng = rng(62);
+        let qkv = Var::from_tensor(&randn(&mut rng, &[2, 4, 3 * 2 * 3], 1.0)).unwrap();
+        finite_difference_check_x(&mut rng, &[qkv], &[heads(2)], fused, 2e-3, 1e-2);
+    }
+
+    #[test]
+    fn deterministic_across_threads() {
+        let mut rng = rng(63);
+        let qkv = Var::from_tensor(&randn(&mut rng, &[6, 33, 3 * 4 * 8], 1.0)).unwrap();
+        check_deterministic_x(&mut rng, &[qkv], &[heads(4)], fused);
+    }
+}
