@@ -58,6 +58,14 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             eprintln!("Error: {err:#}");
+            if format!("{err:#}").contains("CUDA_ERROR_UNSUPPORTED_PTX_VERSION") {
+                // Seen on an H100 with driver 580 (CUDA 13.0) running a build made with the
+                // CUDA 13.4 toolkit: the driver cannot JIT PTX newer than its own CUDA version.
+                eprintln!(
+                    "fix: build with a CUDA toolkit no newer than the driver's CUDA version (`nvidia-smi` \
+                     shows it), or run with --device cpu (README, \"Running on a GPU\")"
+                );
+            }
             if err.chain().any(|e| e.downcast_ref::<scalinglab::train::run::Interrupted>().is_some()) {
                 return ExitCode::from(130);
             }
