@@ -51,8 +51,8 @@ pub fn run(a: &StatusArgs) -> Result<ExitCode> {
     } else {
         let cfg = load_config(&a.target, &a.set)?;
         let (runs, tuned) = expand_with(&cfg, true)?;
-        if let Some(t) = crate::sweep::tune::parse(&cfg)? {
-            let (done, total) = crate::sweep::tune::progress(&cfg, &t)?;
+        if crate::sweep::tune::parse(&cfg)?.is_some() {
+            let (done, total) = crate::sweep::tune::progress(&cfg)?;
             println!(
                 "[tune]: {done} of {total} tuning runs done ({}){}",
                 crate::sweep::tune::tune_store(&cfg).root.display(),

@@ -182,7 +182,14 @@ pub fn flat_profiles(data: &LogData, fit: &Approach3Fit, opts: &FitOptions) -> [
             rises.push(rise);
         }
         let worst = rises.iter().cloned().fold(f64::INFINITY, f64::min);
-        if worst < threshold {
+        // The fit minimises a Huber loss, so a profiled refit can have a slightly *smaller*
+        // squared error than the best fit: say so rather than print a negative "raise".
+        if worst <= 0.0 {
+            out[slot] = Some(format!(
+                "flat profile: moving {} by ±50% and refitting fits as well (squared log error changes by {:.2e}; a real rise would exceed 3.84·σ̂² = {:.2e})",
+                names[slot], worst, threshold
+            ));
+        } else if worst < threshold {
             out[slot] = Some(format!(
                 "flat profile: moving {} by ±50% and refitting raises the squared log error by only {:.2e} (< 3.84·σ̂² = {:.2e})",
                 names[slot], worst, threshold

@@ -18,8 +18,54 @@ fn display(name: &str) -> &str {
     }
 }
 
+/// Reasons shared by several estimates of one block (the same design reason or flat profile
+/// explains α, A, a, b, G, ...), printed once as numbered notes and cited as `[k]`, so a
+/// summary stays readable when most quantities are undetermined for the same cause.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Footnotes {
+    /// The shared reasons, in first-seen order; `[k]` cites `notes[k - 1]`.
+    pub notes: Vec<String>,
+}
+
+impl Footnotes {
+    /// Numbers every reason that two or more of `estimates` give (interval reasons stay
+    /// inline: they differ per quantity).
+    pub fn collect<'a>(estimates: impl IntoIterator<Item = &'a Estimate>) -> Self {
+        let mut seen: Vec<(String, usize)> = Vec::new();
+        for e in estimates {
+            for r in &e.reasons {
+                match seen.iter_mut().find(|(s, _)| s == r) {
+                    Some((_, n)) => *n += 1,
+                    None => seen.push((r.clone(), 1)),
+                }
+            }
+        }
+        Self { notes: seen.into_iter().filter(|(_, n)| *n >= 2).map(|(r, _)| r).collect() }
+    }
+    /// The reasons of `e`, shared ones replaced by their `[k]` citation.
+    pub fn why(&self, e: &Estimate) -> Vec<String> {
+        let mut cites = Vec::new();
+        let mut own = Vec::new();
+        for r in &e.reasons {
+            match self.notes.iter().position(|n| n == r) {
+                Some(k) => cites.push(format!("[{}]", k + 1)),
+                None => own.push(r.clone()),
+            }
+        }
+        if !cites.is_empty() {
+            own.push(format!("see {}", cites.join(" ")));
+        }
+        own
+    }
+}
+
 /// One line for an estimate.
 pub fn estimate_line(e: &Estimate) -> String {
+    estimate_line_noted(e, &Footnotes::default())
+}
+
+/// One line for an estimate, citing shared reasons from `notes`.
+pub fn estimate_line_noted(e: &Estimate, notes: &Footnotes) -> String {
     let ci = e.ci95.map(|[lo, hi]| format!("95% interval {}–{}", fmt_num(lo), fmt_num(hi)));
     if e.determined {
         match ci {
@@ -31,7 +77,7 @@ pub fn estimate_line(e: &Estimate) -> String {
     } else {
         let mut why: Vec<String> =
             ci.into_iter().filter(|_| !e.reasons.iter().any(|r| r.starts_with("95% interval"))).collect();
-        why.extend(e.reasons.iter().cloned());
+        why.extend(notes.why(e));
         format!("{}: not determined ({})", display(&e.name), why.join("; "))
     }
 }
@@ -86,8 +132,12 @@ fn group(out: &mut String, g: &GroupReport) {
             "\nApproach 3 (Besiroglu et al. 2024 procedure): {}  [R² log = {:.4}, RMSE log = {:.4}; {}/{} starts converged]",
             a3.form, a3.quality.r2_log, a3.quality.rmse_log, a3.converged_starts, a3.starts
         );
+        let notes = Footnotes::collect(a3.params.iter().chain(&a3.derived));
         for e in a3.params.iter().chain(&a3.derived) {
-            let _ = writeln!(out, "  {}", estimate_line(e));
+            let _ = writeln!(out, "  {}", estimate_line_noted(e, &notes));
+        }
+        for (k, n) in notes.notes.iter().enumerate() {
+            let _ = writeln!(out, "  [{}] {n}", k + 1);
         }
     }
     if !g.kaplan.is_empty() {
@@ -223,5 +273,25 @@ mod tests {
         assert_eq!(l, "α: not determined (95% interval 0.04 – 8.1 is wider than the value)");
         let l = estimate_line(&est(true, Some([0.3, 0.38]), &[]));
         assert_eq!(l, "α = 0.34 (95% interval 0.3–0.38)");
+    }
+
+    #[test]
+    fn shared_reasons_are_numbered_once_and_cited() {
+        let design = "N range under a decade (N spans 2.0×)";
+        let mut a = est(false, Some([0.04, 8.1]), &[design, "flat profile: moving α by ±50% ..."]);
+        a.name = "alpha".into();
+        let mut b = est(false, None, &[design, "flat profile: moving α by ±50% ..."]);
+        b.name = "a".into();
+        let mut c = est(false, None, &["95% interval 1 – 99 spans more than a decade"]);
+        c.name = "B".into();
+        let notes = Footnotes::collect([&a, &b, &c]);
+        assert_eq!(notes.notes, vec![design.to_string(), "flat profile: moving α by ±50% ...".to_string()]);
+        assert_eq!(estimate_line_noted(&a, &notes), "α: not determined (95% interval 0.04–8.1; see [1] [2])");
+        assert_eq!(estimate_line_noted(&b, &notes), "a: not determined (see [1] [2])");
+        // A reason given once stays inline.
+        assert_eq!(
+            estimate_line_noted(&c, &notes),
+            "B: not determined (95% interval 1 – 99 spans more than a decade)"
+        );
     }
 }

@@ -6,6 +6,7 @@
 
 use crate::fit::ident::fmt_num;
 use crate::fit::schema::{AllocationReport, Estimate, GroupReport};
+use crate::fit::summary::Footnotes;
 
 use super::doc::Block;
 
@@ -21,6 +22,11 @@ pub type Column<'a> = (String, Option<&'a GroupReport>);
 /// Table cell of an estimate: `0.3412 (95% CI 0.31–0.37)`, or `not determined (95% interval
 /// 0.04–8.1; reasons)`.
 pub fn estimate_cell(e: &Estimate) -> String {
+    estimate_cell_noted(e, &Footnotes::default())
+}
+
+/// [`estimate_cell`], citing reasons shared across the table as `[k]` (listed under it).
+pub fn estimate_cell_noted(e: &Estimate, notes: &Footnotes) -> String {
     let ci = e.ci95.map(|[lo, hi]| format!("{}–{}", fmt_num(lo), fmt_num(hi)));
     if e.determined {
         match ci {
@@ -34,7 +40,7 @@ pub fn estimate_cell(e: &Estimate) -> String {
                 why.push(format!("95% interval {ci}"));
             }
         }
-        why.extend(e.reasons.iter().cloned());
+        why.extend(notes.why(e));
         if why.is_empty() {
             why.push("no reason recorded".into());
         }
@@ -61,6 +67,11 @@ pub fn approach3_table(cols: &[Column<'_>], floors: &[f64]) -> Vec<Block> {
     let Some(a3) = cols.first().and_then(|c| c.1).and_then(|g| g.approach3.as_ref()) else {
         return vec![Block::Para("Approach 3 was not fitted.".into())];
     };
+    let footnotes = Footnotes::collect(
+        cols.iter()
+            .filter_map(|c| c.1.and_then(|g| g.approach3.as_ref()))
+            .flat_map(|a| a.params.iter().chain(&a.derived)),
+    );
     let mut rows = Vec::new();
     for (i, e) in a3.params.iter().chain(&a3.derived).enumerate() {
         let mut row = vec![display(&e.name), e.unit.clone()];
@@ -69,7 +80,7 @@ pub fn approach3_table(cols: &[Column<'_>], floors: &[f64]) -> Vec<Block> {
                 let all: Vec<&Estimate> = a.params.iter().chain(&a.derived).collect();
                 all.get(i).filter(|o| o.name == e.name).copied()
             });
-            row.push(other.map_or("—".into(), estimate_cell));
+            row.push(other.map_or("—".into(), |o| estimate_cell_noted(o, &footnotes)));
         }
         rows.push(row);
         if e.name == "E" && !floors.is_empty() {
@@ -80,6 +91,11 @@ pub fn approach3_table(cols: &[Column<'_>], floors: &[f64]) -> Vec<Block> {
         }
     }
     let mut out = vec![Block::Table(header(&["quantity", "unit"], cols), rows)];
+    if !footnotes.notes.is_empty() {
+        out.push(Block::List(
+            footnotes.notes.iter().enumerate().map(|(k, n)| format!("[{}] {n}", k + 1)).collect(),
+        ));
+    }
     let mut notes = vec![format!(
         "{}; fit quality on log loss: R² = {:.4}, RMSE = {:.4} over {} cells; {}/{} starts converged.",
         a3.form, a3.quality.r2_log, a3.quality.rmse_log, a3.quality.points, a3.converged_starts, a3.starts

@@ -58,7 +58,7 @@ pub fn expand_with(cfg: &LoadedConfig, provisional: bool) -> Result<(Vec<GridRun
             Some(c) => Some(c),
             None if provisional => None,
             None => {
-                let (done, total) = super::tune::progress(cfg, &t)?;
+                let (done, total) = super::tune::progress(cfg)?;
                 input_bail!(
                     "{f}: [tune] has not finished ({done} of {total} tuning runs done in {}); fix: run \
                      `scalinglab sweep {f}` (it runs the tuning first), or `scalinglab run {f} --tune --index I` \

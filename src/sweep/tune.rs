@@ -245,7 +245,7 @@ fn base_table(
 }
 
 /// How many tuning runs have a result, of how many.
-pub fn progress(cfg: &LoadedConfig, _t: &TuneSpec) -> Result<(usize, usize)> {
+pub fn progress(cfg: &LoadedConfig) -> Result<(usize, usize)> {
     let runs = expand_tune(cfg)?;
     let store = tune_store(cfg);
     Ok((runs.iter().filter(|r| store.run_path(&r.spec.id()).exists()).count(), runs.len()))
@@ -527,13 +527,12 @@ impl TuneChoice {
             ));
         }
         out.push(format!(
-            "rule: {} ({}){}",
+            "rule: {} ({})",
             self.rule.describe(),
             match self.apply {
                 Apply::Best => "used for sizes not tuned",
                 Apply::Rule => "used for every size",
-            },
-            ""
+            }
         ));
         out
     }
