@@ -53,6 +53,35 @@ pub fn composed(qkv: &Tensor, b: usize, t: usize, h: usize) -> Result<Tensor> {
     att.matmul(&v)?.transpose(1, 2)?.reshape((b * t, c))
 }
 
+/// The forward pass over qkv (B·T, 3C) with C = `c`: the merged heads y (B·T, C) and the
+/// probabilities P (B·H·T·T) kept for [`backward`].
+pub(super) fn forward(qkv: &[f32], b: usize, t: usize, h: usize, c: usize) -> (Vec<f32>, Vec<f32>) {
+    let hd = c / h;
+    let (tt, c3) = (t * t, 3 * c);
+    let scale = scale_of(hd);
+    let isa = Isa::detected();
+    let mut y = vec![0.0f32; b * t * c];
+    let mut probs = vec![0.0f32; b * h * tt];
+    let seq = |(bi, (yb, pb)): (usize, (&mut [f32], &mut [f32]))| {
+        let xb = &qkv[bi * t * c3..(bi + 1) * t * c3];
+        let mut s = vec![0.0f32; tt];
+        for (hi, p) in pb.chunks_exact_mut(tt).enumerate() {
+            let q = Mat { data: &xb[hi * hd..], rs: c3, cs: 1 };
+            let kt = Mat { data: &xb[c + hi * hd..], rs: 1, cs: c3 };
+            let v = Mat { data: &xb[2 * c + hi * hd..], rs: c3, cs: 1 };
+            matmul_st(t, t, hd, &mut s, t, false, q, kt);
+            sm_fwd(isa, &s, p, t, 0, scale);
+            matmul_st(t, hd, t, &mut yb[hi * hd..], c, false, Mat::rows(p, t), v);
+        }
+    };
+    if candle_core::utils::get_num_threads() > 1 && b > 1 {
+        y.par_chunks_mut(t * c).zip(probs.par_chunks_mut(h * tt)).enumerate().for_each(seq);
+    } else {
+        y.chunks_mut(t * c).zip(probs.chunks_mut(h * tt)).enumerate().for_each(seq);
+    }
+    (y, probs)
+}
+
 struct Attention {
     b: usize,
     t: usize,
@@ -70,35 +99,11 @@ impl CustomOp1 for Attention {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (b, t, h) = (self.b, self.t, self.h);
         let qkv = f32_data(s, l, self.name())?;
         let c = l.dims()[1] / 3;
-        let hd = c / h;
-        let (tt, c3) = (t * t, 3 * c);
-        let scale = scale_of(hd);
-        let isa = Isa::detected();
-        let mut y = vec![0.0f32; b * t * c];
-        let mut probs = vec![0.0f32; b * h * tt];
-        let seq = |(bi, (yb, pb)): (usize, (&mut [f32], &mut [f32]))| {
-            let xb = &qkv[bi * t * c3..(bi + 1) * t * c3];
-            let mut s = vec![0.0f32; tt];
-            for (hi, p) in pb.chunks_exact_mut(tt).enumerate() {
-                let q = Mat { data: &xb[hi * hd..], rs: c3, cs: 1 };
-                let kt = Mat { data: &xb[c + hi * hd..], rs: 1, cs: c3 };
-                let v = Mat { data: &xb[2 * c + hi * hd..], rs: c3, cs: 1 };
-                matmul_st(t, t, hd, &mut s, t, false, q, kt);
-                sm_fwd(isa, &s, p, t, 0, scale);
-                matmul_st(t, hd, t, &mut yb[hi * hd..], c, false, Mat::rows(p, t), v);
-            }
-        };
-        let chunks = y.chunks_mut(t * c).zip(probs.chunks_mut(h * tt)).enumerate();
-        if candle_core::utils::get_num_threads() > 1 && b > 1 {
-            y.par_chunks_mut(t * c).zip(probs.par_chunks_mut(h * tt)).enumerate().for_each(seq);
-        } else {
-            chunks.for_each(seq);
-        }
+        let (y, probs) = forward(qkv, self.b, self.t, self.h, c);
         *self.probs.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(probs));
-        Ok((CpuStorage::F32(y), Shape::from((b * t, c))))
+        Ok((CpuStorage::F32(y), Shape::from((self.b * self.t, c))))
     }
 
     fn bwd(&self, qkv: &Tensor, _y: &Tensor, g: &Tensor) -> Result<Option<Tensor>> {
@@ -109,6 +114,65 @@ impl CustomOp1 for Attention {
         let op = AttentionBwd { b: self.b, t: self.t, h: self.h, probs };
         Ok(Some(qkv.apply_op2_no_bwd(&g.contiguous()?, &op)?))
     }
+}
+
+/// The backward pass: dqkv (B·T, 3C) from qkv, dy (B·T, C) and the forward's probabilities.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn backward(
+    qkv: &[f32],
+    dy: &[f32],
+    probs: &[f32],
+    b: usize,
+    t: usize,
+    h: usize,
+    c: usize,
+) -> Vec<f32> {
+    let hd = c / h;
+    let (tt, c3) = (t * t, 3 * c);
+    let scale = scale_of(hd);
+    let isa = Isa::detected();
+    let mut dqkv = vec![0.0f32; b * t * c3];
+    let seq = |(bi, db): (usize, &mut [f32])| {
+        let xb = &qkv[bi * t * c3..(bi + 1) * t * c3];
+        let gb = &dy[bi * t * c..(bi + 1) * t * c];
+        let (mut dp, mut ds) = (vec![0.0f32; tt], vec![0.0f32; tt]);
+        for hi in 0..h {
+            let p = &probs[(bi * h + hi) * tt..(bi * h + hi + 1) * tt];
+            let (qo, ko, vo) = (hi * hd, c + hi * hd, 2 * c + hi * hd);
+            let dyh = Mat { data: &gb[hi * hd..], rs: c, cs: 1 };
+            // dP = dy·vᵀ, dS = softmax backward (scaled, zero above the diagonal).
+            matmul_st(t, t, hd, &mut dp, t, false, dyh, Mat { data: &xb[vo..], rs: 1, cs: c3 });
+            sm_bwd(isa, p, &dp, &mut ds, t, 0, scale);
+            // dq = dS·k, dk = dSᵀ·q, dv = Pᵀ·dy.
+            matmul_st(
+                t,
+                hd,
+                t,
+                &mut db[qo..],
+                c3,
+                false,
+                Mat::rows(&ds, t),
+                Mat { data: &xb[ko..], rs: c3, cs: 1 },
+            );
+            matmul_st(
+                t,
+                hd,
+                t,
+                &mut db[ko..],
+                c3,
+                false,
+                Mat::rows_t(&ds, t),
+                Mat { data: &xb[qo..], rs: c3, cs: 1 },
+            );
+            matmul_st(t, hd, t, &mut db[vo..], c3, false, Mat::rows_t(p, t), dyh);
+        }
+    };
+    if candle_core::utils::get_num_threads() > 1 && b > 1 {
+        dqkv.par_chunks_mut(t * c3).enumerate().for_each(seq);
+    } else {
+        dqkv.chunks_mut(t * c3).enumerate().for_each(seq);
+    }
+    dqkv
 }
 
 /// (qkv, dy) → dqkv, with the forward's probabilities.
@@ -135,54 +199,10 @@ impl CustomOp2 for AttentionBwd {
         let qkv = f32_data(s1, l1, self.name())?;
         let dy = f32_data(s2, l2, self.name())?;
         let c = l1.dims()[1] / 3;
-        let hd = c / h;
-        let (tt, c3) = (t * t, 3 * c);
-        if dy.len() != b * t * c || self.probs.len() != b * h * tt {
+        if dy.len() != b * t * c || self.probs.len() != b * h * t * t {
             bail!("{}: gradient {:?} does not match qkv {:?}", self.name(), l2.shape(), l1.shape());
         }
-        let scale = scale_of(hd);
-        let isa = Isa::detected();
-        let mut dqkv = vec![0.0f32; b * t * c3];
-        let seq = |(bi, db): (usize, &mut [f32])| {
-            let xb = &qkv[bi * t * c3..(bi + 1) * t * c3];
-            let gb = &dy[bi * t * c..(bi + 1) * t * c];
-            let (mut dp, mut ds) = (vec![0.0f32; tt], vec![0.0f32; tt]);
-            for hi in 0..h {
-                let p = &self.probs[(bi * h + hi) * tt..(bi * h + hi + 1) * tt];
-                let (qo, ko, vo) = (hi * hd, c + hi * hd, 2 * c + hi * hd);
-                let dyh = Mat { data: &gb[hi * hd..], rs: c, cs: 1 };
-                // dP = dy·vᵀ, dS = softmax backward (scaled, zero above the diagonal).
-                matmul_st(t, t, hd, &mut dp, t, false, dyh, Mat { data: &xb[vo..], rs: 1, cs: c3 });
-                sm_bwd(isa, p, &dp, &mut ds, t, 0, scale);
-                // dq = dS·k, dk = dSᵀ·q, dv = Pᵀ·dy.
-                matmul_st(
-                    t,
-                    hd,
-                    t,
-                    &mut db[qo..],
-                    c3,
-                    false,
-                    Mat::rows(&ds, t),
-                    Mat { data: &xb[ko..], rs: c3, cs: 1 },
-                );
-                matmul_st(
-                    t,
-                    hd,
-                    t,
-                    &mut db[ko..],
-                    c3,
-                    false,
-                    Mat::rows_t(&ds, t),
-                    Mat { data: &xb[qo..], rs: c3, cs: 1 },
-                );
-                matmul_st(t, hd, t, &mut db[vo..], c3, false, Mat::rows_t(p, t), dyh);
-            }
-        };
-        if candle_core::utils::get_num_threads() > 1 && b > 1 {
-            dqkv.par_chunks_mut(t * c3).enumerate().for_each(seq);
-        } else {
-            dqkv.chunks_mut(t * c3).enumerate().for_each(seq);
-        }
+        let dqkv = backward(qkv, dy, &self.probs, b, t, h, c);
         Ok((CpuStorage::F32(dqkv), l1.shape().clone()))
     }
 }

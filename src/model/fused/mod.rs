@@ -25,6 +25,7 @@
 mod attention;
 #[cfg(test)]
 mod bench;
+mod block;
 pub mod composed;
 mod cross_entropy;
 mod gelu;
@@ -38,6 +39,7 @@ mod softmax;
 mod testutil;
 
 pub use attention::causal_attention;
+pub use block::{transformer_block, BlockParams};
 pub use cross_entropy::cross_entropy;
 pub use gelu::gelu;
 pub use layer_norm::layer_norm;
