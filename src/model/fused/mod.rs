@@ -2,7 +2,9 @@
 //! exact-erf GELU, causal softmax and cross-entropy, and the matmul-bearing ones built on the
 //! `gemm` kernel candle itself uses (see `gemm`): Linear with bias (`linear`), the attention
 //! core from packed qkv to merged heads (`causal_attention`), and the LM head fused with the
-//! loss (`linear_cross_entropy`, which never materialises the (B·T, V) logits).
+//! loss (`linear_cross_entropy`, which never materialises the (B·T, V) logits). The model runs
+//! a whole transformer block as one op (`transformer_block`) built from the same kernels, so
+//! candle's backward keeps one gradient edge per block instead of one per layer.
 //!
 //! Each public function has the signature of its composed counterpart in `model::ops` and
 //! can replace it one-for-one. On the CPU with f32 tensors it runs one candle custom op
