@@ -60,12 +60,27 @@ pub fn composed(qkv: &Tensor, b: usize, t: usize, h: usize) -> Result<Tensor> {
 /// The forward pass over qkv (B·T, 3C) with C = `c`: the merged heads y (B·T, C) and the
 /// probabilities P (B·H·T·T) kept for [`backward`].
 pub(super) fn forward(qkv: &[f32], b: usize, t: usize, h: usize, c: usize) -> (Vec<f32>, Vec<f32>) {
+    let mut y = vec![0.0f32; b * t * c];
+    let mut probs = vec![0.0f32; b * h * t * t];
+    forward_into(qkv, b, t, h, c, &mut y, &mut probs);
+    (y, probs)
+}
+
+/// [`forward`] into y (B·T·C) and probs (B·H·T·T): every element of both is written, none read.
+pub(super) fn forward_into(
+    qkv: &[f32],
+    b: usize,
+    t: usize,
+    h: usize,
+    c: usize,
+    y: &mut [f32],
+    probs: &mut [f32],
+) {
     let hd = c / h;
     let (tt, c3) = (t * t, 3 * c);
     let scale = scale_of(hd);
     let isa = Isa::detected();
-    let mut y = vec![0.0f32; b * t * c];
-    let mut probs = vec![0.0f32; b * h * tt];
+    assert!(y.len() == b * t * c && probs.len() == b * h * tt, "attention: output buffers of the wrong size");
     let seq = |(bi, (yb, pb)): (usize, (&mut [f32], &mut [f32]))| {
         let xb = &qkv[bi * t * c3..(bi + 1) * t * c3];
         let mut s = vec![0.0f32; tt];
@@ -90,7 +105,6 @@ pub(super) fn forward(qkv: &[f32], b: usize, t: usize, h: usize, c: usize) -> (V
     } else {
         y.chunks_mut(t * c).zip(probs.chunks_mut(h * tt)).enumerate().for_each(seq);
     }
-    (y, probs)
 }
 
 /// Row blocks [r0, r1) of the T×T score matrices: the causal products skip the columns ≥ r1
@@ -147,11 +161,29 @@ pub(super) fn backward(
     h: usize,
     c: usize,
 ) -> Vec<f32> {
+    let mut dqkv = vec![0.0f32; b * t * 3 * c];
+    backward_into(qkv, dy, probs, b, t, h, c, &mut dqkv);
+    dqkv
+}
+
+/// [`backward`] into `dqkv` (B·T·3C): every element is written (dq over row blocks, dk and dv
+/// over column blocks, each covering all T rows), none read.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn backward_into(
+    qkv: &[f32],
+    dy: &[f32],
+    probs: &[f32],
+    b: usize,
+    t: usize,
+    h: usize,
+    c: usize,
+    dqkv: &mut [f32],
+) {
     let hd = c / h;
     let (tt, c3) = (t * t, 3 * c);
     let scale = scale_of(hd);
     let isa = Isa::detected();
-    let mut dqkv = vec![0.0f32; b * t * c3];
+    assert_eq!(dqkv.len(), b * t * c3, "attention backward: output buffer of the wrong size");
     let seq = |(bi, db): (usize, &mut [f32])| {
         let xb = &qkv[bi * t * c3..(bi + 1) * t * c3];
         let gb = &dy[bi * t * c..(bi + 1) * t * c];
@@ -189,7 +221,6 @@ pub(super) fn backward(
     } else {
         dqkv.chunks_mut(t * c3).enumerate().for_each(seq);
     }
-    dqkv
 }
 
 /// (qkv, dy) → dqkv, with the forward's probabilities.

@@ -33,6 +33,7 @@ use std::sync::{Arc, Mutex};
 
 use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 
+use super::buffers::{give, take};
 use super::{attention, f32_data, fused_ok, gelu, layer_norm, linear};
 
 /// The parameters of one block as (weight, bias) pairs; W of a Linear is (out, in) as
@@ -123,7 +124,8 @@ pub fn unfused(x: &Tensor, p: &BlockParams, b: usize, t: usize, n_head: usize) -
     &x1 + linear::linear(&u, p.mlp_proj.0, p.mlp_proj.1)?
 }
 
-/// The forward activations the backward pass needs (see the module doc).
+/// The forward activations the backward pass needs (see the module doc); their buffers go back
+/// to `buffers` when the graph holding the op is dropped.
 struct Saved {
     h1: Vec<f32>,
     qkv: Vec<f32>,
@@ -133,6 +135,23 @@ struct Saved {
     h2: Vec<f32>,
     f: Vec<f32>,
     u: Vec<f32>,
+}
+
+impl Drop for Saved {
+    fn drop(&mut self) {
+        for v in [
+            &mut self.h1,
+            &mut self.qkv,
+            &mut self.probs,
+            &mut self.a,
+            &mut self.x1,
+            &mut self.h2,
+            &mut self.f,
+            &mut self.u,
+        ] {
+            give(std::mem::take(v));
+        }
+    }
 }
 
 struct Block {
@@ -188,23 +207,32 @@ impl CustomOp2 for Block {
         }
         let (b, t, h, bias) = (self.b, self.t, self.h, self.bias);
         let empty: &[f32] = &[];
+        // Every buffer from `take` is written in full by its `*_into` kernel before it is read.
         let ln = |i: usize, x: &[f32]| {
             let (w, bb) = pair(p, &offs, i, bias, c);
-            layer_norm::forward(x, w, bb.unwrap_or(empty))
+            let mut y = take(n * c);
+            layer_norm::forward_into(x, w, bb.unwrap_or(empty), &mut y);
+            y
         };
         let lin = |i: usize, x: &[f32], inp: usize, out: usize| {
             let (w, bb) = pair(p, &offs, i, bias, c);
-            linear::forward(x, w, bb, n, inp, out)
+            let mut y = take(n * out);
+            linear::forward_into(x, w, bb, n, inp, out, &mut y);
+            y
         };
         let h1 = ln(0, x);
         let qkv = lin(1, &h1, c, 3 * c);
-        let (a, probs) = attention::forward(&qkv, b, t, h, c);
+        let (mut a, mut probs) = (take(n * c), take(b * h * t * t));
+        attention::forward_into(&qkv, b, t, h, c, &mut a, &mut probs);
         let mut x1 = lin(2, &a, c, c);
         add_into(x, &mut x1);
         let h2 = ln(3, &x1);
         let f = lin(4, &h2, c, 4 * c);
-        let u = gelu::forward(&f);
-        let mut y = lin(5, &u, 4 * c, c);
+        let mut u = take(n * 4 * c);
+        gelu::forward_into(&f, &mut u);
+        // The output goes to candle, so it is a fresh vector (no zero fill: see `linear::forward`).
+        let (w5, b5) = pair(p, &offs, 5, bias, c);
+        let mut y = linear::forward(&u, w5, b5, n, 4 * c, c);
         add_into(&x1, &mut y);
         let saved = Saved { h1, qkv, probs, a, x1, h2, f, u };
         *self.saved.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(saved));
@@ -272,7 +300,9 @@ impl CustomOp3 for BlockBwd {
             if bias {
                 linear::column_sum_into(gy, &mut dp[bo..bo + nb]);
             }
-            linear::backward_x(gy, w(i), n, inp, out)
+            let mut dx = take(n * inp);
+            linear::backward_x_into(gy, w(i), n, inp, out, &mut dx);
+            dx
         };
         // LayerNorm backward for pair i: dx into `dxo`, dw (and db) into dp.
         let ln_bwd = |dp: &mut [f32], i: usize, xin: &[f32], gy: &[f32], dxo: &mut [f32]| {
@@ -286,21 +316,28 @@ impl CustomOp3 for BlockBwd {
             }
         };
         // MLP: y = x₁ + c_proj(gelu(c_fc(ln_2(x₁)))).
+        // (Every buffer from `take` is written in full by its `*_into` kernel before it is read.)
         let du = lin_bwd(dp, 5, g, &s.u, 4 * c, c);
-        let df = gelu::backward(&s.f, &du);
-        drop(du);
+        let mut df = take(n * 4 * c);
+        gelu::backward_into(&s.f, &du, &mut df);
+        give(du);
         let dh2 = lin_bwd(dp, 4, &df, &s.h2, c, 4 * c);
-        drop(df);
-        let mut dx1 = vec![0.0f32; n * c];
+        give(df);
+        let mut dx1 = take(n * c);
         ln_bwd(dp, 3, &s.x1, &dh2, &mut dx1);
+        give(dh2);
         add_into(g, &mut dx1);
         // Attention: x₁ = x + c_proj(attn(c_attn(ln_1(x)))).
         let da = lin_bwd(dp, 2, &dx1, &s.a, c, c);
-        let dqkv = attention::backward(&s.qkv, &da, &s.probs, b, t, h, c);
-        drop(da);
+        let mut dqkv = take(n * 3 * c);
+        attention::backward_into(&s.qkv, &da, &s.probs, b, t, h, c, &mut dqkv);
+        give(da);
         let dh1 = lin_bwd(dp, 1, &dqkv, &s.h1, c, 3 * c);
+        give(dqkv);
         ln_bwd(dp, 0, x, &dh1, dx);
+        give(dh1);
         add_into(&dx1, dx);
+        give(dx1);
         Ok((CpuStorage::F32(out), Shape::from(n * c + np)))
     }
 }
@@ -391,7 +428,9 @@ mod tests {
             let vs = vars(&mut rng, b, t, h, hd, bias);
             let extra = [heads(h)];
             let r = randn(&mut rng, &[b * t, h * hd], 1.0);
+            // Twice: the second call runs on the buffers the first one returned (stale values).
             let (yf, gf) = output_and_grads(&vs, &extra, fused, &r);
+            let (yf2, gf2) = output_and_grads(&vs, &extra, fused, &r);
             let (yp, gp) = output_and_grads(&vs, &extra, per_op, &r);
             let bits = |t: &Tensor| {
                 t.flatten_all()
@@ -402,9 +441,11 @@ mod tests {
                     .map(|v| v.to_bits())
                     .collect::<Vec<_>>()
             };
-            assert_eq!(bits(&yf), bits(&yp), "forward differs");
-            for (i, (f, p)) in gf.iter().zip(&gp).enumerate() {
-                assert_eq!(bits(f), bits(p), "gradient of input {i} differs");
+            for (y, gs) in [(&yf, &gf), (&yf2, &gf2)] {
+                assert_eq!(bits(y), bits(&yp), "forward differs");
+                for (i, (f, p)) in gs.iter().zip(&gp).enumerate() {
+                    assert_eq!(bits(f), bits(p), "gradient of input {i} differs");
+                }
             }
         }
     }

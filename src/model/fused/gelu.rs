@@ -30,18 +30,28 @@ pub fn gelu(x: &Tensor) -> Result<Tensor> {
 
 /// GELU of every element of x.
 pub(super) fn forward(x: &[f32]) -> Vec<f32> {
-    let isa = Isa::detected();
     let mut y = vec![0.0f32; x.len()];
-    par_rows(&mut y, 1, |i, yc| gelu_fwd(isa, &x[i..i + yc.len()], yc));
+    forward_into(x, &mut y);
     y
+}
+
+/// [`forward`] into `y` (same length as x; every element is written, none read).
+pub(super) fn forward_into(x: &[f32], y: &mut [f32]) {
+    let isa = Isa::detected();
+    par_rows(y, 1, |i, yc| gelu_fwd(isa, &x[i..i + yc.len()], yc));
 }
 
 /// ∂L/∂x = g · GELU′(x), elementwise.
 pub(super) fn backward(x: &[f32], g: &[f32]) -> Vec<f32> {
-    let isa = Isa::detected();
     let mut dx = vec![0.0f32; x.len()];
-    par_rows(&mut dx, 1, |i, dc| gelu_bwd(isa, &x[i..i + dc.len()], &g[i..i + dc.len()], dc));
+    backward_into(x, g, &mut dx);
     dx
+}
+
+/// [`backward`] into `dx` (same length as x; every element is written, none read).
+pub(super) fn backward_into(x: &[f32], g: &[f32], dx: &mut [f32]) {
+    let isa = Isa::detected();
+    par_rows(dx, 1, |i, dc| gelu_bwd(isa, &x[i..i + dc.len()], &g[i..i + dc.len()], dc));
 }
 
 struct Gelu;

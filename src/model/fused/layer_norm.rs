@@ -72,11 +72,16 @@ multiversion! { fn ln_fwd(x: &[f32], w: &[f32], b: &[f32], y: &mut [f32]) = ln_f
 
 /// Forward over all rows; `b` empty means no bias.
 pub(super) fn forward(x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
+    let mut y = vec![0.0f32; x.len()];
+    forward_into(x, w, b, &mut y);
+    y
+}
+
+/// [`forward`] into `y` (same length as x; every element is written, none read).
+pub(super) fn forward_into(x: &[f32], w: &[f32], b: &[f32], y: &mut [f32]) {
     let c = w.len();
     let isa = Isa::detected();
-    let mut y = vec![0.0f32; x.len()];
-    super::simd::par_rows(&mut y, c, |r0, yr| ln_fwd(isa, &x[r0 * c..r0 * c + yr.len()], w, b, yr));
-    y
+    super::simd::par_rows(y, c, |r0, yr| ln_fwd(isa, &x[r0 * c..r0 * c + yr.len()], w, b, yr));
 }
 
 fn check_rows(op: &str, x: &[f32], c: usize) -> Result<()> {

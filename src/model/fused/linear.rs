@@ -69,9 +69,35 @@ pub(super) fn forward(
     }
 }
 
+/// [`forward`] into `y` (rows × out): every element is written (the bias rows first, or the
+/// product alone without a bias), none read before.
+pub(super) fn forward_into(
+    x: &[f32],
+    w: &[f32],
+    b: Option<&[f32]>,
+    rows: usize,
+    inp: usize,
+    out: usize,
+    y: &mut [f32],
+) {
+    assert_eq!(y.len(), rows * out, "linear: output buffer of the wrong size");
+    if let Some(b) = b {
+        for r in y.chunks_exact_mut(out.max(1)) {
+            r.copy_from_slice(b);
+        }
+    }
+    matmul(rows, out, inp, y, out, b.is_some(), Mat::rows(x, inp), Mat::rows_t(w, inp));
+}
+
 /// ∂L/∂x = g · W (rows × in) for g (rows × out) and W (out × in).
 pub(super) fn backward_x(g: &[f32], w: &[f32], rows: usize, inp: usize, out: usize) -> Vec<f32> {
     matmul_new(rows, inp, out, Mat::rows(g, out), Mat::rows(w, inp))
+}
+
+/// [`backward_x`] into `dx` (rows × in; every element written, none read).
+pub(super) fn backward_x_into(g: &[f32], w: &[f32], rows: usize, inp: usize, out: usize, dx: &mut [f32]) {
+    assert_eq!(dx.len(), rows * inp, "linear: gradient buffer of the wrong size");
+    matmul(rows, inp, out, dx, inp, false, Mat::rows(g, out), Mat::rows(w, inp));
 }
 
 /// ∂L/∂W = gᵀ · x (out × in), written into `dw` (its previous contents are never read).

@@ -28,6 +28,7 @@ mod attention;
 #[cfg(test)]
 mod bench;
 mod block;
+mod buffers;
 pub mod composed;
 mod cross_entropy;
 mod gelu;
