@@ -50,26 +50,25 @@ impl Gpt {
         self.index.get(name).map(|i| self.vars[*i].as_tensor())
     }
 
-    /// `x @ W.T + b` for a Linear named `p`; x is (n, in), W is (out, in).
-    fn linear(&self, x: &Tensor, p: &str) -> Result<Tensor> {
-        ops::linear(x, self.param(&format!("{p}.weight")), self.param_opt(&format!("{p}.bias")))
-    }
-
     fn layer_norm(&self, x: &Tensor, p: &str) -> Result<Tensor> {
         ops::layer_norm(x, self.param(&format!("{p}.weight")), self.param_opt(&format!("{p}.bias")))
     }
 
-    /// Causal self-attention of block `i` on x (B·T, C) → (B·T, C).
-    fn attn(&self, x: &Tensor, i: usize, b: usize, t: usize) -> Result<Tensor> {
-        let qkv = self.linear(x, &format!("h.{i}.attn.c_attn"))?; // (B·T, 3C)
-        let y = ops::causal_attention(&qkv, b, t, self.cfg.n_head)?; // (B·T, C), heads merged
-        self.linear(&y, &format!("h.{i}.attn.c_proj"))
+    /// (weight, bias) of the Linear or LayerNorm named `p`.
+    fn pair(&self, p: &str) -> (&Tensor, Option<&Tensor>) {
+        (self.param(&format!("{p}.weight")), self.param_opt(&format!("{p}.bias")))
     }
 
-    /// MLP of block `i`: c_proj(gelu(c_fc(x))), (B·T, C) → (B·T, C).
-    fn mlp(&self, x: &Tensor, i: usize) -> Result<Tensor> {
-        let hid = ops::gelu(&self.linear(x, &format!("h.{i}.mlp.c_fc"))?)?; // (B·T, 4C)
-        self.linear(&hid, &format!("h.{i}.mlp.c_proj"))
+    /// The parameters of block `i` (`h.{i}.ln_1`, `h.{i}.attn.c_attn`, ...).
+    fn block_params(&self, i: usize) -> ops::BlockParams<'_> {
+        ops::BlockParams {
+            ln_1: self.pair(&format!("h.{i}.ln_1")),
+            c_attn: self.pair(&format!("h.{i}.attn.c_attn")),
+            attn_proj: self.pair(&format!("h.{i}.attn.c_proj")),
+            ln_2: self.pair(&format!("h.{i}.ln_2")),
+            c_fc: self.pair(&format!("h.{i}.mlp.c_fc")),
+            mlp_proj: self.pair(&format!("h.{i}.mlp.c_proj")),
+        }
     }
 
     /// The final hidden states ln_f(x) (B·T, C) for token ids `idx` (B, T) u32.
@@ -84,8 +83,8 @@ impl Gpt {
         let mut x =
             tok.reshape((b, t, self.cfg.n_embd))?.broadcast_add(&pos)?.reshape((b * t, self.cfg.n_embd))?;
         for i in 0..self.cfg.n_layer {
-            x = (&x + self.attn(&self.layer_norm(&x, &format!("h.{i}.ln_1"))?, i, b, t)?)?;
-            x = (&x + self.mlp(&self.layer_norm(&x, &format!("h.{i}.ln_2"))?, i)?)?;
+            // x + attn(ln_1(x)), then + mlp(ln_2(·)): one fused op per block (`transformer_block`).
+            x = ops::transformer_block(&x, &self.block_params(i), b, t, self.cfg.n_head)?;
         }
         self.layer_norm(&x, "ln_f")
     }

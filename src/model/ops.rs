@@ -10,5 +10,5 @@
 pub use super::fused::composed::causal_mask;
 pub use super::fused::{
     causal_attention, causal_softmax, causal_softmax_scaled, cross_entropy, gelu, layer_norm, linear,
-    linear_cross_entropy,
+    linear_cross_entropy, transformer_block, BlockParams,
 };

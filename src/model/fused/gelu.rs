@@ -28,6 +28,32 @@ pub fn gelu(x: &Tensor) -> Result<Tensor> {
     x.contiguous()?.apply_op1(Gelu)
 }
 
+/// GELU of every element of x.
+pub(super) fn forward(x: &[f32]) -> Vec<f32> {
+    let mut y = vec![0.0f32; x.len()];
+    forward_into(x, &mut y);
+    y
+}
+
+/// [`forward`] into `y` (same length as x; every element is written, none read).
+pub(super) fn forward_into(x: &[f32], y: &mut [f32]) {
+    let isa = Isa::detected();
+    par_rows(y, 1, |i, yc| gelu_fwd(isa, &x[i..i + yc.len()], yc));
+}
+
+/// ∂L/∂x = g · GELU′(x), elementwise.
+pub(super) fn backward(x: &[f32], g: &[f32]) -> Vec<f32> {
+    let mut dx = vec![0.0f32; x.len()];
+    backward_into(x, g, &mut dx);
+    dx
+}
+
+/// [`backward`] into `dx` (same length as x; every element is written, none read).
+pub(super) fn backward_into(x: &[f32], g: &[f32], dx: &mut [f32]) {
+    let isa = Isa::detected();
+    par_rows(dx, 1, |i, dc| gelu_bwd(isa, &x[i..i + dc.len()], &g[i..i + dc.len()], dc));
+}
+
 struct Gelu;
 
 #[inline(always)]
@@ -56,10 +82,7 @@ impl CustomOp1 for Gelu {
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let x = f32_data(s, l, self.name())?;
-        let isa = Isa::detected();
-        let mut y = vec![0.0f32; x.len()];
-        par_rows(&mut y, 1, |i, yc| gelu_fwd(isa, &x[i..i + yc.len()], yc));
-        Ok((CpuStorage::F32(y), l.shape().clone()))
+        Ok((CpuStorage::F32(forward(x)), l.shape().clone()))
     }
 
     fn bwd(&self, x: &Tensor, _y: &Tensor, g: &Tensor) -> Result<Option<Tensor>> {
@@ -86,10 +109,7 @@ impl CustomOp2 for GeluBwd {
         if x.len() != g.len() {
             bail!("{}: gradient has {} elements, x has {}", self.name(), g.len(), x.len());
         }
-        let isa = Isa::detected();
-        let mut dx = vec![0.0f32; x.len()];
-        par_rows(&mut dx, 1, |i, dc| gelu_bwd(isa, &x[i..i + dc.len()], &g[i..i + dc.len()], dc));
-        Ok((CpuStorage::F32(dx), l1.shape().clone()))
+        Ok((CpuStorage::F32(backward(x, g)), l1.shape().clone()))
     }
 }
 

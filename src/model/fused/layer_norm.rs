@@ -71,12 +71,17 @@ fn ln_fwd_k<F: Fma>(x: &[f32], w: &[f32], b: &[f32], y: &mut [f32]) {
 multiversion! { fn ln_fwd(x: &[f32], w: &[f32], b: &[f32], y: &mut [f32]) = ln_fwd_k; }
 
 /// Forward over all rows; `b` empty means no bias.
-fn forward(x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
+pub(super) fn forward(x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
+    let mut y = vec![0.0f32; x.len()];
+    forward_into(x, w, b, &mut y);
+    y
+}
+
+/// [`forward`] into `y` (same length as x; every element is written, none read).
+pub(super) fn forward_into(x: &[f32], w: &[f32], b: &[f32], y: &mut [f32]) {
     let c = w.len();
     let isa = Isa::detected();
-    let mut y = vec![0.0f32; x.len()];
-    super::simd::par_rows(&mut y, c, |r0, yr| ln_fwd(isa, &x[r0 * c..r0 * c + yr.len()], w, b, yr));
-    y
+    super::simd::par_rows(y, c, |r0, yr| ln_fwd(isa, &x[r0 * c..r0 * c + yr.len()], w, b, yr));
 }
 
 fn check_rows(op: &str, x: &[f32], c: usize) -> Result<()> {
@@ -160,6 +165,32 @@ fn backward(x: &Tensor, w: &Tensor, g: &Tensor, bias: bool) -> Result<(Tensor, T
     Ok((dx, dw, db))
 }
 
+/// The backward pass over all rows: dx (same shape as x) and [dw | db] (2C, overwritten).
+pub(super) fn backward_into(x: &[f32], w: &[f32], g: &[f32], dx: &mut [f32], dwb: &mut [f32]) {
+    let c = w.len();
+    let n = x.len() / c;
+    let isa = Isa::detected();
+    dwb.fill(0.0);
+    // Fixed row blocks (a function of C only): each block's dw/db partial is summed in
+    // block order below, so the result is the same for any number of threads.
+    let step = rows_per_task(c) * c;
+    let blocks = n.div_ceil(rows_per_task(c)).max(1);
+    let mut parts = vec![0.0f32; blocks * 2 * c];
+    if blocks == 1 {
+        ln_bwd(isa, x, w, g, dx, &mut parts);
+    } else {
+        dx.par_chunks_mut(step).zip(parts.par_chunks_mut(2 * c)).enumerate().for_each(|(i, (d, p))| {
+            let rows = i * step..i * step + d.len();
+            ln_bwd(isa, &x[rows.clone()], w, &g[rows], d, p);
+        });
+    }
+    for p in parts.chunks_exact(2 * c) {
+        for (a, &v) in dwb.iter_mut().zip(p) {
+            *a += v;
+        }
+    }
+}
+
 /// Backward custom op over (x, w, g): returns `(n + 2, C)` = rows of dx, then dw, then db.
 struct LayerNormBwd;
 
@@ -214,27 +245,9 @@ impl CustomOp3 for LayerNormBwd {
             bail!("{name}: gradient has {} elements, x has {}", g.len(), x.len());
         }
         let n = x.len() / c;
-        let isa = Isa::detected();
         let mut out = vec![0.0f32; (n + 2) * c];
         let (dx, dwb) = out.split_at_mut(n * c);
-        // Fixed row blocks (a function of C only): each block's dw/db partial is summed in
-        // block order below, so the result is the same for any number of threads.
-        let step = rows_per_task(c) * c;
-        let blocks = n.div_ceil(rows_per_task(c)).max(1);
-        let mut parts = vec![0.0f32; blocks * 2 * c];
-        if blocks == 1 {
-            ln_bwd(isa, x, w, g, dx, &mut parts);
-        } else {
-            dx.par_chunks_mut(step).zip(parts.par_chunks_mut(2 * c)).enumerate().for_each(|(i, (d, p))| {
-                let rows = i * step..i * step + d.len();
-                ln_bwd(isa, &x[rows.clone()], w, &g[rows], d, p);
-            });
-        }
-        for p in parts.chunks_exact(2 * c) {
-            for (a, &v) in dwb.iter_mut().zip(p) {
-                *a += v;
-            }
-        }
+        backward_into(x, w, g, dx, dwb);
         Ok((CpuStorage::F32(out), Shape::from((n + 2, c))))
     }
 }

@@ -46,6 +46,76 @@ pub fn composed(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
     }
 }
 
+/// y (rows × out) = x (rows × in) · Wᵀ + b, W (out × in): the bias rows are written first and
+/// one `gemm` call accumulates the product onto them.
+pub(super) fn forward(
+    x: &[f32],
+    w: &[f32],
+    b: Option<&[f32]>,
+    rows: usize,
+    inp: usize,
+    out: usize,
+) -> Vec<f32> {
+    match b {
+        Some(b) => {
+            let mut y = Vec::with_capacity(rows * out);
+            for _ in 0..rows {
+                y.extend_from_slice(b);
+            }
+            matmul(rows, out, inp, &mut y, out, true, Mat::rows(x, inp), Mat::rows_t(w, inp));
+            y
+        }
+        None => matmul_new(rows, out, inp, Mat::rows(x, inp), Mat::rows_t(w, inp)),
+    }
+}
+
+/// [`forward`] into `y` (rows × out): every element is written (the bias rows first, or the
+/// product alone without a bias), none read before.
+pub(super) fn forward_into(
+    x: &[f32],
+    w: &[f32],
+    b: Option<&[f32]>,
+    rows: usize,
+    inp: usize,
+    out: usize,
+    y: &mut [f32],
+) {
+    assert_eq!(y.len(), rows * out, "linear: output buffer of the wrong size");
+    if let Some(b) = b {
+        for r in y.chunks_exact_mut(out.max(1)) {
+            r.copy_from_slice(b);
+        }
+    }
+    matmul(rows, out, inp, y, out, b.is_some(), Mat::rows(x, inp), Mat::rows_t(w, inp));
+}
+
+/// ∂L/∂x = g · W (rows × in) for g (rows × out) and W (out × in).
+pub(super) fn backward_x(g: &[f32], w: &[f32], rows: usize, inp: usize, out: usize) -> Vec<f32> {
+    matmul_new(rows, inp, out, Mat::rows(g, out), Mat::rows(w, inp))
+}
+
+/// [`backward_x`] into `dx` (rows × in; every element written, none read).
+pub(super) fn backward_x_into(g: &[f32], w: &[f32], rows: usize, inp: usize, out: usize, dx: &mut [f32]) {
+    assert_eq!(dx.len(), rows * inp, "linear: gradient buffer of the wrong size");
+    matmul(rows, inp, out, dx, inp, false, Mat::rows(g, out), Mat::rows(w, inp));
+}
+
+/// ∂L/∂W = gᵀ · x (out × in), written into `dw` (its previous contents are never read).
+pub(super) fn backward_w_into(g: &[f32], x: &[f32], rows: usize, inp: usize, out: usize, dw: &mut [f32]) {
+    matmul(out, inp, rows, dw, inp, false, Mat::rows_t(g, out), Mat::rows(x, inp));
+}
+
+/// ∂L/∂b = Σ_rows g into `db` (out,), rows added in order.
+pub(super) fn column_sum_into(g: &[f32], db: &mut [f32]) {
+    let out = db.len();
+    db.fill(0.0);
+    for r in g.chunks_exact(out.max(1)) {
+        for (a, &v) in db.iter_mut().zip(r) {
+            *a += v;
+        }
+    }
+}
+
 struct Linear;
 
 /// (rows, in, out) of x (…, in) and W (out, in), and the output shape (…, out).
@@ -73,18 +143,7 @@ impl Linear {
         let (rows, inp, out, shape) = dims("fused-linear", l1, l2)?;
         let x = f32_data(s1, l1, "fused-linear")?;
         let w = f32_data(s2, l2, "fused-linear")?;
-        let y = match b {
-            Some(b) => {
-                let mut y = Vec::with_capacity(rows * out);
-                for _ in 0..rows {
-                    y.extend_from_slice(b);
-                }
-                matmul(rows, out, inp, &mut y, out, true, Mat::rows(x, inp), Mat::rows_t(w, inp));
-                y
-            }
-            None => matmul_new(rows, out, inp, Mat::rows(x, inp), Mat::rows_t(w, inp)),
-        };
-        Ok((CpuStorage::F32(y), shape))
+        Ok((CpuStorage::F32(forward(x, w, b, rows, inp, out)), shape))
     }
 
     fn grads(x: &Tensor, w: &Tensor, g: &Tensor) -> Result<(Tensor, Tensor)> {
@@ -178,7 +237,7 @@ impl CustomOp2 for LinearBwdX {
             bail!("{}: gradient {:?} does not match weight {:?}", self.name(), l1.shape(), l2.shape());
         }
         let rows = g.len() / out.max(1);
-        let dx = matmul_new(rows, inp, out, Mat::rows(g, out), Mat::rows(w, inp));
+        let dx = backward_x(g, w, rows, inp, out);
         let mut sd = gd.to_vec();
         *sd.last_mut().expect("rank ≥ 1") = inp;
         Ok((CpuStorage::F32(dx), Shape::from(sd)))
@@ -207,7 +266,8 @@ impl CustomOp2 for LinearBwdW {
         if x.len() != rows * inp {
             bail!("{}: gradient {:?} and input {:?} disagree on rows", self.name(), l1.shape(), l2.shape());
         }
-        let dw = matmul_new(out, inp, rows, Mat::rows_t(g, out), Mat::rows(x, inp));
+        let mut dw = vec![0.0f32; out * inp];
+        backward_w_into(g, x, rows, inp, out, &mut dw);
         Ok((CpuStorage::F32(dw), Shape::from((out, inp))))
     }
 }
@@ -224,11 +284,7 @@ impl CustomOp1 for ColumnSum {
         let out = l.dims()[l.dims().len() - 1];
         let g = f32_data(s, l, self.name())?;
         let mut acc = vec![0.0f32; out];
-        for r in g.chunks_exact(out.max(1)) {
-            for (a, &v) in acc.iter_mut().zip(r) {
-                *a += v;
-            }
-        }
+        column_sum_into(g, &mut acc);
         Ok((CpuStorage::F32(acc), Shape::from(out)))
     }
 }

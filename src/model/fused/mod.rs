@@ -2,7 +2,9 @@
 //! exact-erf GELU, causal softmax and cross-entropy, and the matmul-bearing ones built on the
 //! `gemm` kernel candle itself uses (see `gemm`): Linear with bias (`linear`), the attention
 //! core from packed qkv to merged heads (`causal_attention`), and the LM head fused with the
-//! loss (`linear_cross_entropy`, which never materialises the (B·T, V) logits).
+//! loss (`linear_cross_entropy`, which never materialises the (B·T, V) logits). The model runs
+//! a whole transformer block as one op (`transformer_block`) built from the same kernels, so
+//! candle's backward keeps one gradient edge per block instead of one per layer.
 //!
 //! Each public function has the signature of its composed counterpart in `model::ops` and
 //! can replace it one-for-one. On the CPU with f32 tensors it runs one candle custom op
@@ -25,6 +27,8 @@
 mod attention;
 #[cfg(test)]
 mod bench;
+mod block;
+mod buffers;
 pub mod composed;
 mod cross_entropy;
 mod gelu;
@@ -38,6 +42,7 @@ mod softmax;
 mod testutil;
 
 pub use attention::causal_attention;
+pub use block::{transformer_block, BlockParams};
 pub use cross_entropy::cross_entropy;
 pub use gelu::gelu;
 pub use layer_norm::layer_norm;
