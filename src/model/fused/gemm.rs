@@ -99,29 +99,50 @@ fn matmul_with(
     // SAFETY: every element the kernel reads or writes, (i·rs + j·cs) over the shapes above,
     // was checked to lie inside its slice; `dst` is borrowed mutably, so it aliases neither
     // operand.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            dst_rs as isize,
-            accumulate,
-            a.data.as_ptr(),
-            a.cs as isize,
-            a.rs as isize,
-            b.data.as_ptr(),
-            b.cs as isize,
-            b.rs as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            par,
-        )
-    }
+    unsafe { gemm_raw(m, n, k, dst.as_mut_ptr(), dst_rs, accumulate, a, b, par) }
+}
+
+/// The one call into `gemm::gemm`: `dst (m × n, row stride dst_rs, column stride 1) = [dst +]
+/// a · b` (alpha 1, beta 1, no conjugation).
+///
+/// # Safety
+/// Every element the kernel touches — `a` and `b` over (m × k) and (k × n) through their strides,
+/// `dst` over (m × n) — must lie inside its allocation, and `dst` must alias neither operand.
+/// With `read_dst` false and k > 0 the kernel stores every destination element without reading
+/// it, so `dst` may be uninitialised.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_raw(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut f32,
+    dst_rs: usize,
+    read_dst: bool,
+    a: Mat,
+    b: Mat,
+    par: Parallelism,
+) {
+    gemm::gemm(
+        m,
+        n,
+        k,
+        dst,
+        1,
+        dst_rs as isize,
+        read_dst,
+        a.data.as_ptr(),
+        a.cs as isize,
+        a.rs as isize,
+        b.data.as_ptr(),
+        b.cs as isize,
+        b.rs as isize,
+        1.0,
+        1.0,
+        false,
+        false,
+        false,
+        par,
+    )
 }
 
 /// A fresh row-major (m × n) `a · b`, written by the kernel without a zero fill first (for the
@@ -138,27 +159,7 @@ pub(crate) fn matmul_new(m: usize, n: usize, k: usize, a: Mat, b: Mat) -> Vec<f3
     // and k > 0, `gemm` stores every one of the m·n elements (dst = 1·(a·b)) and never reads
     // them, so all `len` elements are initialised before `set_len`.
     unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            v.as_mut_ptr(),
-            1,
-            n as isize,
-            false,
-            a.data.as_ptr(),
-            a.cs as isize,
-            a.rs as isize,
-            b.data.as_ptr(),
-            b.cs as isize,
-            b.rs as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            parallelism(),
-        );
+        gemm_raw(m, n, k, v.as_mut_ptr(), n, false, a, b, parallelism());
         v.set_len(len);
     }
     v
