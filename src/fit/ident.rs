@@ -1,18 +1,22 @@
 //! Identifiability: does the data determine each fitted or derived quantity?
 //!
-//! Three kinds of evidence, all reported with reasons:
+//! Four kinds of evidence, all reported with reasons:
 //! 1. **Design** ([`Design`]): N or D spans under a decade or fewer than 3 distinct values, D
 //!    never varied, or log D moving in lockstep with log N (then the N and D terms of
 //!    L = E + A/N^α + B/D^β trade off; Besiroglu et al. 2024 discuss the resulting ridge).
 //! 2. **Flat profile**: holding α, β or E at ±50% of its estimate and refitting the rest raises
 //!    the sum of squared log residuals by less than χ²₁(0.95)·σ̂² = 3.84·SS/(n−5) (a profile
 //!    likelihood test), so an interval would be wider than the value.
-//! 3. **Bootstrap**: the 95% interval is wider than the value (exponents, E), or spans more
+//! 3. **Lack of additivity** ([`super::additivity`]): the loss gap between model sizes changes
+//!    with D by more than seed noise explains (a two-way interaction test), so no law of the
+//!    form E + f(N) + g(D) describes the data and its exponents depend on the grid.
+//! 4. **Bootstrap**: the 95% interval is wider than the value (exponents, E), or spans more
 //!    than a decade (positive scale factors A, B, G and tokens-per-parameter, whose size only
 //!    means something on a log scale).
 
 use serde::{Deserialize, Serialize};
 
+use super::additivity::{additivity, Additivity};
 use super::approach3::{profile_theta, sum_sq_log, Approach3Fit};
 use super::data::Cell;
 use super::model::LogData;
@@ -41,6 +45,9 @@ pub struct Design {
     /// Largest loss range across D among cells sharing an N, nats/token.
     #[serde(with = "crate::fit::schema::lossless::opt")]
     pub loss_range_across_d_at_fixed_n: Option<f64>,
+    /// Two-way additivity check of the cell means (absent in fit.json files written before it).
+    #[serde(default)]
+    pub additivity: Option<Additivity>,
 }
 
 fn distinct(mut v: Vec<f64>) -> usize {
@@ -86,6 +93,7 @@ pub fn design(cells: &[Cell]) -> Design {
         r2_logd_on_logn: r2,
         loss_range_across_n_at_fixed_d: range_at_fixed(cells, false),
         loss_range_across_d_at_fixed_n: range_at_fixed(cells, true),
+        additivity: additivity(cells),
     }
 }
 
@@ -134,6 +142,11 @@ impl Design {
             }
         }
         r
+    }
+    /// Why an additive law (E + f(N) + g(D), Chinchilla's form) does not describe the data, if
+    /// the two-way interaction test says so; Kaplan's forms are not additive in L and do not use it.
+    pub fn additivity_reason(&self) -> Option<String> {
+        self.additivity.as_ref().and_then(Additivity::reason)
     }
     /// "D never varied independently of N" when R²(log D ~ log N) > 0.98.
     pub fn collinear_reason(&self) -> Option<String> {

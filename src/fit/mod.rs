@@ -17,6 +17,7 @@
 //! Output is `fit.json` ([`schema::FitReport`]) plus a summary on stdout. This module never
 //! depends on candle.
 
+pub mod additivity;
 pub mod allocation;
 pub mod approach3;
 pub mod bootstrap;

@@ -122,7 +122,12 @@ pub fn approach3_report(
     let profiles = flat_profiles(&data, &fit, &opts.a3.fit);
     let have = !boot.is_empty();
     let col = |f: &dyn Fn(&ChinchillaLaw) -> f64| -> Vec<f64> { boot.iter().map(f).collect() };
-    let (nr, dr, all) = (des.n_reasons(), des.d_reasons(), des.all_reasons());
+    // Every Approach 3 quantity also rests on the law's additivity in N and D.
+    let add = des.additivity_reason();
+    let (mut nr, mut dr, mut all) = (des.n_reasons(), des.d_reasons(), des.all_reasons());
+    for r in [&mut nr, &mut dr, &mut all] {
+        r.extend(add.clone());
+    }
     let with = |mut v: Vec<String>, extra: &Option<String>| {
         v.extend(extra.clone());
         v

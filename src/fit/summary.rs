@@ -126,6 +126,9 @@ fn group(out: &mut String, g: &GroupReport) {
         }
     }
     let _ = writeln!(out, "{}", g.interval_note);
+    if let Some(a) = &d.additivity {
+        let _ = writeln!(out, "{}", a.line());
+    }
     if let Some(a3) = &g.approach3 {
         let _ = writeln!(
             out,

@@ -91,11 +91,7 @@ pub fn approach3_table(cols: &[Column<'_>], floors: &[f64]) -> Vec<Block> {
         }
     }
     let mut out = vec![Block::Table(header(&["quantity", "unit"], cols), rows)];
-    if !footnotes.notes.is_empty() {
-        out.push(Block::List(
-            footnotes.notes.iter().enumerate().map(|(k, n)| format!("[{}] {n}", k + 1)).collect(),
-        ));
-    }
+    out.extend(footnote_list(&footnotes));
     let mut notes = vec![format!(
         "{}; fit quality on log loss: R² = {:.4}, RMSE = {:.4} over {} cells; {}/{} starts converged.",
         a3.form, a3.quality.r2_log, a3.quality.rmse_log, a3.quality.points, a3.converged_starts, a3.starts
@@ -108,6 +104,10 @@ pub fn approach3_table(cols: &[Column<'_>], floors: &[f64]) -> Vec<Block> {
     }
     if let Some(g) = cols[0].1 {
         notes.push(g.interval_note.clone());
+        // When the data are not additive, the footnotes above already say so.
+        notes.extend(
+            g.design.additivity.as_ref().filter(|a| !a.not_additive).map(|a| format!("{}.", a.line())),
+        );
     }
     out.push(Block::List(notes));
     out
@@ -132,6 +132,13 @@ fn contains(e: &Estimate, v: f64) -> &'static str {
     }
 }
 
+/// The numbered list under a table whose cells cite shared reasons as `[k]`.
+fn footnote_list(notes: &Footnotes) -> Option<Block> {
+    (!notes.notes.is_empty()).then(|| {
+        Block::List(notes.notes.iter().enumerate().map(|(k, n)| format!("[{}] {n}", k + 1)).collect())
+    })
+}
+
 /// a and b of Approaches 1–3 per convention, with Chinchilla's and Kaplan's published values.
 pub fn exponents_table(cols: &[Column<'_>]) -> Vec<Block> {
     let mut head = vec!["method".to_string()];
@@ -141,13 +148,18 @@ pub fn exponents_table(cols: &[Column<'_>]) -> Vec<Block> {
     }
     let mut rows = Vec::new();
     let mut notes = Vec::new();
+    let footnotes = Footnotes::collect(
+        (0..3)
+            .flat_map(|w| cols.iter().filter_map(move |(_, g)| g.and_then(|g| allocation_of(g, w))))
+            .flat_map(|(a, b)| [a, b]),
+    );
     for (w, name) in ["Approach 1", "Approach 2", "Approach 3"].iter().enumerate() {
         let mut row = vec![format!("this sweep, {name}")];
         for (t, g) in cols {
             match g.and_then(|g| allocation_of(g, w)) {
                 Some((a, b)) => {
-                    row.push(estimate_cell(a));
-                    row.push(estimate_cell(b));
+                    row.push(estimate_cell_noted(a, &footnotes));
+                    row.push(estimate_cell_noted(b, &footnotes));
                     if a.determined {
                         notes.push(format!(
                             "{name}, {t}: a = {}; Chinchilla's 0.5 is {} its 95% interval, Kaplan's 0.73 {}.",
@@ -171,6 +183,7 @@ pub fn exponents_table(cols: &[Column<'_>]) -> Vec<Block> {
     row.extend(cols.iter().flat_map(|_| [fmt_num(KAPLAN.0), fmt_num(KAPLAN.1)]));
     rows.push(row);
     let mut out = vec![Block::Table(head, rows)];
+    out.extend(footnote_list(&footnotes));
     if !notes.is_empty() {
         out.push(Block::List(notes));
     }
