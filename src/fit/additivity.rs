@@ -130,24 +130,31 @@ pub fn additivity(cells: &[Cell]) -> Option<Additivity> {
 }
 
 impl Additivity {
+    /// "the gap between N = n₀ and n₁ is g₀ nats at D = d₀{sep}g₁ at D = d₁".
+    fn gaps(&self, sep: &str) -> String {
+        format!(
+            "the gap between N = {} and {} is {:.3} nats at D = {}{sep}{:.3} at D = {}",
+            fmt_num(self.n_range[0]),
+            fmt_num(self.n_range[1]),
+            self.gap_at_d[0],
+            fmt_num(self.d_range[0]),
+            self.gap_at_d[1],
+            fmt_num(self.d_range[1]),
+        )
+    }
+
     /// The identifiability reason when the data are not additive.
     pub fn reason(&self) -> Option<String> {
+        let chi2 = self.chi2.unwrap_or(0.0);
         self.not_additive.then(|| {
             format!(
-                "loss is not additive in N and D, which E + A/N^α + B/D^β assumes: the gap between N = {} and {} is \
-                 {:.3} nats at D = {} but {:.3} at D = {}, an N×D interaction of RMS {:.3} nats over the {}×{} grid, \
-                 {:.1}× what seed noise explains (χ² {:.0} on {} df, 99% point {:.1})",
-                fmt_num(self.n_range[0]),
-                fmt_num(self.n_range[1]),
-                self.gap_at_d[0],
-                fmt_num(self.d_range[0]),
-                self.gap_at_d[1],
-                fmt_num(self.d_range[1]),
+                "loss is not additive in N and D, which E + A/N^α + B/D^β assumes: {}, an N×D interaction of RMS \
+                 {:.3} nats over the {}×{} grid, {:.1}× what seed noise explains (χ² {chi2:.0} on {} df, 99% point {:.1})",
+                self.gaps(" but "),
                 self.interaction_rms,
                 self.sizes,
                 self.budgets,
-                (self.chi2.unwrap_or(0.0) / self.df as f64).sqrt(),
-                self.chi2.unwrap_or(0.0),
+                (chi2 / self.df as f64).sqrt(),
                 self.df,
                 self.chi2_99
             )
@@ -157,16 +164,10 @@ impl Additivity {
     /// One line for summaries, whatever the verdict.
     pub fn line(&self) -> String {
         let head = format!(
-            "additivity in N and D ({}×{} cross grid): gap between N = {} and {} is {:.3} nats at D = {}, {:.3} at D = {}; \
-             interaction RMS {:.4} nats",
+            "additivity in N and D ({}×{} cross grid): {}; interaction RMS {:.4} nats",
             self.sizes,
             self.budgets,
-            fmt_num(self.n_range[0]),
-            fmt_num(self.n_range[1]),
-            self.gap_at_d[0],
-            fmt_num(self.d_range[0]),
-            self.gap_at_d[1],
-            fmt_num(self.d_range[1]),
+            self.gaps(", "),
             self.interaction_rms
         );
         match (self.chi2, self.mean_noise_sd) {
