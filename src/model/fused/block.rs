@@ -23,8 +23,15 @@
 //!   dA = dx₁·W_ap, dW_ap = dx₁ᵀ·A, db_ap = Σ dx₁,  dQKV = attnᵀ(QKV, P; dA),
 //!   dH₁ = dQKV·W_at, dW_at = dQKVᵀ·H₁, db_at = Σ dQKV,  dx = dx₁ + ln_1ᵀ(x; dH₁),
 //! where H₁ = ln_1(x), QKV = c_attn(H₁), A the merged heads, P the attention probabilities,
-//! H₂ = ln_2(x₁), F = c_fc(H₂), U = gelu(F), all kept from the forward pass. The weight
-//! gradients are written straight into their slices of the packed gradient.
+//! H₂ = ln_2(x₁), F = c_fc(H₂), U = gelu(F), all kept from the forward pass (F without its
+//! bias, which the GELU passes add). The weight gradients are written straight into their
+//! slices of the packed gradient.
+//!
+//! **Memory passes.** Since a Linear's output is fl(x·Wᵀ) + b (`linear::forward`), the bias
+//! adds of `attn.c_proj`, `mlp.c_fc` and `mlp.c_proj` ride along in the passes that read those
+//! outputs anyway (the residual adds and the GELU), and the residual gradients are added inside
+//! the LayerNorm backward passes; each saves one or two passes over an (B·T, C) or (B·T, 4C)
+//! buffer with the same roundings as the per-op path.
 //!
 //! **Determinism.** Every piece is one of the thread-count-independent kernels of its
 //! module (`gemm`, `layer_norm`, `gelu`, `attention`).
@@ -34,6 +41,7 @@ use std::sync::{Arc, Mutex};
 use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 
 use super::buffers::{give, take};
+use super::gemm::{matmul_new, Mat};
 use super::{attention, f32_data, fused_ok, gelu, layer_norm, linear};
 
 /// The parameters of one block as (weight, bias) pairs; W of a Linear is (out, in) as
@@ -174,13 +182,6 @@ fn pair<'p>(
     (&p[w..bo], bias.then(|| &p[bo..bo + shapes(c)[i].1]))
 }
 
-/// b += a elementwise (IEEE addition is commutative, so this is bit-for-bit candle's `a + b`).
-fn add_into(a: &[f32], b: &mut [f32]) {
-    for (o, &v) in b.iter_mut().zip(a) {
-        *o += v;
-    }
-}
-
 impl CustomOp2 for Block {
     fn name(&self) -> &'static str {
         "fused-transformer-block"
@@ -220,20 +221,28 @@ impl CustomOp2 for Block {
             linear::forward_into(x, w, bb, n, inp, out, &mut y);
             y
         };
+        // The product alone of pair i (its bias is added by the pass that consumes it).
+        let product = |i: usize, x: &[f32], inp: usize, out: usize| {
+            let mut y = take(n * out);
+            linear::product_into(x, pair(p, &offs, i, bias, c).0, n, inp, out, &mut y);
+            y
+        };
         let h1 = ln(0, x);
         let qkv = lin(1, &h1, c, 3 * c);
         let (mut a, mut probs) = (take(n * c), take(b * h * t * t));
         attention::forward_into(&qkv, b, t, h, c, &mut a, &mut probs);
-        let mut x1 = lin(2, &a, c, c);
-        add_into(x, &mut x1);
+        let mut x1 = product(2, &a, c, c);
+        linear::add_bias_residual(x, pair(p, &offs, 2, bias, c).1, &mut x1);
         let h2 = ln(3, &x1);
-        let f = lin(4, &h2, c, 4 * c);
+        // F is kept without its bias; the GELU passes add it (same bits as the Linear's output).
+        let f = product(4, &h2, c, 4 * c);
+        let b4 = pair(p, &offs, 4, bias, c).1.unwrap_or(empty);
         let mut u = take(n * 4 * c);
-        gelu::forward_into(&f, &mut u);
-        // The output goes to candle, so it is a fresh vector (no zero fill: see `linear::forward`).
+        gelu::forward_into(&f, b4, &mut u);
+        // The output goes to candle, so it is a fresh vector (no zero fill: see `gemm::matmul_new`).
         let (w5, b5) = pair(p, &offs, 5, bias, c);
-        let mut y = linear::forward(&u, w5, b5, n, 4 * c, c);
-        add_into(&x1, &mut y);
+        let mut y = matmul_new(n, c, 4 * c, Mat::rows(&u, 4 * c), Mat::rows_t(w5, 4 * c));
+        linear::add_bias_residual(&x1, b5, &mut y);
         let saved = Saved { h1, qkv, probs, a, x1, h2, f, u };
         *self.saved.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(saved));
         Ok((CpuStorage::F32(y), l1.shape().clone()))
@@ -304,14 +313,15 @@ impl CustomOp3 for BlockBwd {
             linear::backward_x_into(gy, w(i), n, inp, out, &mut dx);
             dx
         };
-        // LayerNorm backward for pair i: dx into `dxo`, dw (and db) into dp.
-        let ln_bwd = |dp: &mut [f32], i: usize, xin: &[f32], gy: &[f32], dxo: &mut [f32]| {
+        // LayerNorm backward for pair i plus the residual branch's gradient `res`: dx into
+        // `dxo`, dw (and db) into dp.
+        let ln_bwd = |dp: &mut [f32], i: usize, xin: &[f32], gy: &[f32], res: &[f32], dxo: &mut [f32]| {
             let (wo, bo) = offs[i];
             if bias {
-                layer_norm::backward_into(xin, w(i), gy, dxo, &mut dp[wo..bo + c]);
+                layer_norm::backward_into(xin, w(i), gy, Some(res), dxo, &mut dp[wo..bo + c]);
             } else {
                 let mut dwb = vec![0.0f32; 2 * c];
-                layer_norm::backward_into(xin, w(i), gy, dxo, &mut dwb);
+                layer_norm::backward_into(xin, w(i), gy, Some(res), dxo, &mut dwb);
                 dp[wo..bo].copy_from_slice(&dwb[..c]);
             }
         };
@@ -319,14 +329,13 @@ impl CustomOp3 for BlockBwd {
         // (Every buffer from `take` is written in full by its `*_into` kernel before it is read.)
         let du = lin_bwd(dp, 5, g, &s.u, 4 * c, c);
         let mut df = take(n * 4 * c);
-        gelu::backward_into(&s.f, &du, &mut df);
+        gelu::backward_into(&s.f, pair(p, &offs, 4, bias, c).1.unwrap_or(&[]), &du, &mut df);
         give(du);
         let dh2 = lin_bwd(dp, 4, &df, &s.h2, c, 4 * c);
         give(df);
         let mut dx1 = take(n * c);
-        ln_bwd(dp, 3, &s.x1, &dh2, &mut dx1);
+        ln_bwd(dp, 3, &s.x1, &dh2, g, &mut dx1);
         give(dh2);
-        add_into(g, &mut dx1);
         // Attention: x₁ = x + c_proj(attn(c_attn(ln_1(x)))).
         let da = lin_bwd(dp, 2, &dx1, &s.a, c, c);
         let mut dqkv = take(n * 3 * c);
@@ -334,9 +343,8 @@ impl CustomOp3 for BlockBwd {
         give(da);
         let dh1 = lin_bwd(dp, 1, &dqkv, &s.h1, c, 3 * c);
         give(dqkv);
-        ln_bwd(dp, 0, x, &dh1, dx);
+        ln_bwd(dp, 0, x, &dh1, &dx1, dx);
         give(dh1);
-        add_into(&dx1, dx);
         give(dx1);
         Ok((CpuStorage::F32(out), Shape::from(n * c + np)))
     }

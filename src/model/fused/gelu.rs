@@ -31,49 +31,83 @@ pub fn gelu(x: &Tensor) -> Result<Tensor> {
 /// GELU of every element of x.
 pub(super) fn forward(x: &[f32]) -> Vec<f32> {
     let mut y = vec![0.0f32; x.len()];
-    forward_into(x, &mut y);
+    forward_into(x, &[], &mut y);
     y
 }
 
-/// [`forward`] into `y` (same length as x; every element is written, none read).
-pub(super) fn forward_into(x: &[f32], y: &mut [f32]) {
+/// GELU of x + b into `y` (same length as x; every element is written, none read), with the
+/// bias `b` added to each row of width `b.len()` (`fl(x + b)`, as a Linear layer's output
+/// before it: see `linear::forward`); an empty `b` is no bias.
+pub(super) fn forward_into(x: &[f32], b: &[f32], y: &mut [f32]) {
     let isa = Isa::detected();
-    par_rows(y, 1, |i, yc| gelu_fwd(isa, &x[i..i + yc.len()], yc));
+    let w = b.len().max(1);
+    par_rows(y, w, |r, yc| gelu_fwd(isa, &x[r * w..r * w + yc.len()], b, yc));
 }
 
 /// ∂L/∂x = g · GELU′(x), elementwise.
 pub(super) fn backward(x: &[f32], g: &[f32]) -> Vec<f32> {
     let mut dx = vec![0.0f32; x.len()];
-    backward_into(x, g, &mut dx);
+    backward_into(x, &[], g, &mut dx);
     dx
 }
 
-/// [`backward`] into `dx` (same length as x; every element is written, none read).
-pub(super) fn backward_into(x: &[f32], g: &[f32], dx: &mut [f32]) {
+/// g · GELU′(x + b) into `dx` (same length as x; every element is written, none read), `b`
+/// as in [`forward_into`].
+pub(super) fn backward_into(x: &[f32], b: &[f32], g: &[f32], dx: &mut [f32]) {
     let isa = Isa::detected();
-    par_rows(dx, 1, |i, dc| gelu_bwd(isa, &x[i..i + dc.len()], &g[i..i + dc.len()], dc));
+    let w = b.len().max(1);
+    par_rows(dx, w, |r, dc| {
+        let e = r * w..r * w + dc.len();
+        gelu_bwd(isa, &x[e.clone()], b, &g[e], dc)
+    });
 }
 
 struct Gelu;
 
 #[inline(always)]
-fn gelu_fwd_k<F: Fma>(x: &[f32], y: &mut [f32]) {
-    for (o, &v) in y.iter_mut().zip(x) {
-        let cdf = F::fma(0.5, erf::<F>(v * FRAC_1_SQRT_2), 0.5);
-        *o = v * cdf;
+fn gelu_fwd_k<F: Fma>(x: &[f32], b: &[f32], y: &mut [f32]) {
+    if b.is_empty() {
+        for (o, &v) in y.iter_mut().zip(x) {
+            *o = gelu_of::<F>(v);
+        }
+    } else {
+        for (yr, xr) in y.chunks_exact_mut(b.len()).zip(x.chunks_exact(b.len())) {
+            for ((o, &v), &bv) in yr.iter_mut().zip(xr).zip(b) {
+                *o = gelu_of::<F>(v + bv);
+            }
+        }
     }
 }
-multiversion! { fn gelu_fwd(x: &[f32], y: &mut [f32]) = gelu_fwd_k; }
+multiversion! { fn gelu_fwd(x: &[f32], b: &[f32], y: &mut [f32]) = gelu_fwd_k; }
 
 #[inline(always)]
-fn gelu_bwd_k<F: Fma>(x: &[f32], g: &[f32], dx: &mut [f32]) {
-    for ((d, &v), &gv) in dx.iter_mut().zip(x).zip(g) {
-        let cdf = F::fma(0.5, erf::<F>(v * FRAC_1_SQRT_2), 0.5);
-        let pdf = exp::<F>(-0.5 * v * v) * FRAC_1_SQRT_2PI;
-        *d = gv * F::fma(v, pdf, cdf);
+fn gelu_of<F: Fma>(v: f32) -> f32 {
+    v * F::fma(0.5, erf::<F>(v * FRAC_1_SQRT_2), 0.5)
+}
+
+#[inline(always)]
+fn gelu_grad<F: Fma>(v: f32, gv: f32) -> f32 {
+    let cdf = F::fma(0.5, erf::<F>(v * FRAC_1_SQRT_2), 0.5);
+    let pdf = exp::<F>(-0.5 * v * v) * FRAC_1_SQRT_2PI;
+    gv * F::fma(v, pdf, cdf)
+}
+
+#[inline(always)]
+fn gelu_bwd_k<F: Fma>(x: &[f32], b: &[f32], g: &[f32], dx: &mut [f32]) {
+    if b.is_empty() {
+        for ((d, &v), &gv) in dx.iter_mut().zip(x).zip(g) {
+            *d = gelu_grad::<F>(v, gv);
+        }
+    } else {
+        let w = b.len();
+        for ((dr, xr), gr) in dx.chunks_exact_mut(w).zip(x.chunks_exact(w)).zip(g.chunks_exact(w)) {
+            for (((d, &v), &gv), &bv) in dr.iter_mut().zip(xr).zip(gr).zip(b) {
+                *d = gelu_grad::<F>(v + bv, gv);
+            }
+        }
     }
 }
-multiversion! { fn gelu_bwd(x: &[f32], g: &[f32], dx: &mut [f32]) = gelu_bwd_k; }
+multiversion! { fn gelu_bwd(x: &[f32], b: &[f32], g: &[f32], dx: &mut [f32]) = gelu_bwd_k; }
 
 impl CustomOp1 for Gelu {
     fn name(&self) -> &'static str {
@@ -143,8 +177,8 @@ mod tests {
         let g = vec![1.0f32; x.len()];
         for isa in Isa::supported() {
             let (mut y, mut d) = (vec![0.0; x.len()], vec![0.0; x.len()]);
-            gelu_fwd(isa, &x, &mut y);
-            gelu_bwd(isa, &x, &g, &mut d);
+            gelu_fwd(isa, &x, &[], &mut y);
+            gelu_bwd(isa, &x, &[], &g, &mut d);
             let (mut ey, mut ed) = (0.0f64, 0.0f64);
             for ((&x, &y), &d) in x.iter().zip(&y).zip(&d) {
                 let x = x as f64;

@@ -166,7 +166,17 @@ fn backward(x: &Tensor, w: &Tensor, g: &Tensor, bias: bool) -> Result<(Tensor, T
 }
 
 /// The backward pass over all rows: dx (same shape as x) and [dw | db] (2C, overwritten).
-pub(super) fn backward_into(x: &[f32], w: &[f32], g: &[f32], dx: &mut [f32], dwb: &mut [f32]) {
+/// With `res` (same shape as x), dx = ∂L/∂x + res: a residual branch's gradient added while the
+/// row is in L1 rather than in a separate pass over both (`fl(dx + res)`, the same rounding as
+/// adding afterwards).
+pub(super) fn backward_into(
+    x: &[f32],
+    w: &[f32],
+    g: &[f32],
+    res: Option<&[f32]>,
+    dx: &mut [f32],
+    dwb: &mut [f32],
+) {
     let c = w.len();
     let n = x.len() / c;
     let isa = Isa::detected();
@@ -176,12 +186,15 @@ pub(super) fn backward_into(x: &[f32], w: &[f32], g: &[f32], dx: &mut [f32], dwb
     let step = rows_per_task(c) * c;
     let blocks = n.div_ceil(rows_per_task(c)).max(1);
     let mut parts = vec![0.0f32; blocks * 2 * c];
+    let res = res.unwrap_or(&[]);
+    assert!(res.is_empty() || res.len() == dx.len(), "layer_norm backward: residual of the wrong size");
     if blocks == 1 {
-        ln_bwd(isa, x, w, g, dx, &mut parts);
+        ln_bwd(isa, x, w, g, res, dx, &mut parts);
     } else {
         dx.par_chunks_mut(step).zip(parts.par_chunks_mut(2 * c)).enumerate().for_each(|(i, (d, p))| {
             let rows = i * step..i * step + d.len();
-            ln_bwd(isa, &x[rows.clone()], w, &g[rows], d, p);
+            let r = if res.is_empty() { res } else { &res[rows.clone()] };
+            ln_bwd(isa, &x[rows.clone()], w, &g[rows], r, d, p);
         });
     }
     for p in parts.chunks_exact(2 * c) {
@@ -194,14 +207,16 @@ pub(super) fn backward_into(x: &[f32], w: &[f32], g: &[f32], dx: &mut [f32], dwb
 /// Backward custom op over (x, w, g): returns `(n + 2, C)` = rows of dx, then dw, then db.
 struct LayerNormBwd;
 
-/// Backward over a block of rows: writes the block's dx and accumulates its dw, db partials
-/// (`part` = [dw | db], 2C) row by row in order.
+/// Backward over a block of rows: writes the block's dx (plus `res`, unless empty) and
+/// accumulates its dw, db partials (`part` = [dw | db], 2C) row by row in order.
 #[inline(always)]
-fn ln_bwd_k<F: Fma>(x: &[f32], w: &[f32], g: &[f32], dx: &mut [f32], part: &mut [f32]) {
+fn ln_bwd_k<F: Fma>(x: &[f32], w: &[f32], g: &[f32], res: &[f32], dx: &mut [f32], part: &mut [f32]) {
     let c = w.len();
     let inv_c = 1.0 / c as f32;
     let (dw, db) = part.split_at_mut(c);
-    for ((xr, gr), dr) in x.chunks_exact(c).zip(g.chunks_exact(c)).zip(dx.chunks_exact_mut(c)) {
+    for (i, ((xr, gr), dr)) in
+        x.chunks_exact(c).zip(g.chunks_exact(c)).zip(dx.chunks_exact_mut(c)).enumerate()
+    {
         let mean = sum_map(xr, |v| v) * inv_c;
         let var = sum_map(xr, |v| (v - mean) * (v - mean)) * inv_c;
         let r = 1.0 / (var + EPS).sqrt();
@@ -219,9 +234,16 @@ fn ln_bwd_k<F: Fma>(x: &[f32], w: &[f32], g: &[f32], dx: &mut [f32], part: &mut 
             *dwv = F::fma(gv, xh, *dwv);
             *dbv += gv;
         }
+        if !res.is_empty() {
+            for (d, &rv) in dr.iter_mut().zip(&res[i * c..(i + 1) * c]) {
+                *d += rv;
+            }
+        }
     }
 }
-multiversion! { fn ln_bwd(x: &[f32], w: &[f32], g: &[f32], dx: &mut [f32], part: &mut [f32]) = ln_bwd_k; }
+multiversion! {
+    fn ln_bwd(x: &[f32], w: &[f32], g: &[f32], res: &[f32], dx: &mut [f32], part: &mut [f32]) = ln_bwd_k;
+}
 
 impl CustomOp3 for LayerNormBwd {
     fn name(&self) -> &'static str {
@@ -247,7 +269,7 @@ impl CustomOp3 for LayerNormBwd {
         let n = x.len() / c;
         let mut out = vec![0.0f32; (n + 2) * c];
         let (dx, dwb) = out.split_at_mut(n * c);
-        backward_into(x, w, g, dx, dwb);
+        backward_into(x, w, g, None, dx, dwb);
         Ok((CpuStorage::F32(out), Shape::from((n + 2, c))))
     }
 }

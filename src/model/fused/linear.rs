@@ -1,7 +1,9 @@
 //! Fused Linear layer `y = x · Wᵀ + b` (PyTorch `nn.Linear`, W is (out, in)).
 //!
-//! Forward: the bias rows are written into the output and the matmul accumulates onto them,
-//! in one `gemm` call on the untransposed W (the kernel reads Wᵀ through strides).
+//! Forward: one `gemm` call on the untransposed W (the kernel reads Wᵀ through strides) writes
+//! the product P = x·Wᵀ, then the bias is added to each row: y = fl(P + b), one rounding after
+//! the whole product. That order lets the fused transformer block fold the add into the pass
+//! that consumes y anyway (the GELU, the residual add) with the same bits as this op.
 //! Backward, with g = ∂L/∂y of shape (n, out):
 //!   ∂L/∂x = g · W  (n × in),   ∂L/∂W = gᵀ · x  (out × in),   ∂L/∂b = Σ_rows g.
 //! Each is one `gemm` call (or one pass for the bias) straight into its own fresh buffer.
@@ -46,8 +48,8 @@ pub fn composed(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
     }
 }
 
-/// y (rows × out) = x (rows × in) · Wᵀ + b, W (out × in): the bias rows are written first and
-/// one `gemm` call accumulates the product onto them.
+/// y (rows × out) = x (rows × in) · Wᵀ + b, W (out × in): the product, then the bias added
+/// to each row (see the module doc).
 pub(super) fn forward(
     x: &[f32],
     w: &[f32],
@@ -56,21 +58,14 @@ pub(super) fn forward(
     inp: usize,
     out: usize,
 ) -> Vec<f32> {
-    match b {
-        Some(b) => {
-            let mut y = Vec::with_capacity(rows * out);
-            for _ in 0..rows {
-                y.extend_from_slice(b);
-            }
-            matmul(rows, out, inp, &mut y, out, true, Mat::rows(x, inp), Mat::rows_t(w, inp));
-            y
-        }
-        None => matmul_new(rows, out, inp, Mat::rows(x, inp), Mat::rows_t(w, inp)),
+    let mut y = matmul_new(rows, out, inp, Mat::rows(x, inp), Mat::rows_t(w, inp));
+    if let Some(b) = b {
+        add_bias(b, &mut y);
     }
+    y
 }
 
-/// [`forward`] into `y` (rows × out): every element is written (the bias rows first, or the
-/// product alone without a bias), none read before.
+/// [`forward`] into `y` (rows × out): every element is written, none read before.
 pub(super) fn forward_into(
     x: &[f32],
     w: &[f32],
@@ -80,13 +75,46 @@ pub(super) fn forward_into(
     out: usize,
     y: &mut [f32],
 ) {
-    assert_eq!(y.len(), rows * out, "linear: output buffer of the wrong size");
+    product_into(x, w, rows, inp, out, y);
     if let Some(b) = b {
-        for r in y.chunks_exact_mut(out.max(1)) {
-            r.copy_from_slice(b);
+        add_bias(b, y);
+    }
+}
+
+/// The product x · Wᵀ alone into `y` (rows × out; every element written, none read): the
+/// first half of [`forward_into`], for callers that add the bias themselves.
+pub(super) fn product_into(x: &[f32], w: &[f32], rows: usize, inp: usize, out: usize, y: &mut [f32]) {
+    assert_eq!(y.len(), rows * out, "linear: output buffer of the wrong size");
+    matmul(rows, out, inp, y, out, false, Mat::rows(x, inp), Mat::rows_t(w, inp));
+}
+
+/// y[r, j] += b[j] for every row r of y.
+fn add_bias(b: &[f32], y: &mut [f32]) {
+    for r in y.chunks_exact_mut(b.len().max(1)) {
+        for (o, &v) in r.iter_mut().zip(b) {
+            *o += v;
         }
     }
-    matmul(rows, out, inp, y, out, b.is_some(), Mat::rows(x, inp), Mat::rows_t(w, inp));
+}
+
+/// y = res + (y + b) elementwise (b broadcast over the rows of y; y + 0 without a bias) — a
+/// residual add after [`product_into`], with the same roundings as `res + forward(…)`.
+pub(super) fn add_bias_residual(res: &[f32], b: Option<&[f32]>, y: &mut [f32]) {
+    assert_eq!(res.len(), y.len(), "linear: residual of the wrong size");
+    match b {
+        Some(b) => {
+            for (yr, rr) in y.chunks_exact_mut(b.len().max(1)).zip(res.chunks_exact(b.len().max(1))) {
+                for ((o, &r), &v) in yr.iter_mut().zip(rr).zip(b) {
+                    *o = r + (*o + v);
+                }
+            }
+        }
+        None => {
+            for (o, &r) in y.iter_mut().zip(res) {
+                *o += r;
+            }
+        }
+    }
 }
 
 /// ∂L/∂x = g · W (rows × in) for g (rows × out) and W (out × in).

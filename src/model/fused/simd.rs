@@ -199,7 +199,7 @@ pub(crate) fn erf<F: Fma>(x: f32) -> f32 {
 
 /// Fixed pairwise sum of the lane accumulators.
 #[inline(always)]
-fn hsum(mut a: [f32; L]) -> f32 {
+pub(crate) fn hsum(mut a: [f32; L]) -> f32 {
     let mut w = L / 2;
     while w > 0 {
         for l in 0..w {
@@ -243,6 +243,39 @@ pub(crate) fn sum_map(x: &[f32], f: impl Fn(f32) -> f32) -> f32 {
         *a += f(xv);
     }
     hsum(acc)
+}
+
+/// [`sum_map2`] over the first `len` elements, computed over whole chunks of [`L`]: `x.len()`
+/// must be a multiple of L, and the terms from `len` on count as 0. Each lane accumulator gets
+/// the same terms in the same order as `sum_map2(&x[..len], &y[..len], f)` plus exact zeros,
+/// so the result is bit-identical, without the scalar tail loop.
+#[inline(always)]
+pub(crate) fn sum_map2_masked(x: &[f32], y: &[f32], len: usize, f: impl Fn(f32, f32) -> f32) -> f32 {
+    debug_assert!(x.len() == y.len() && x.len().is_multiple_of(L) && len <= x.len());
+    let mut acc = [0.0f32; L];
+    for (c, (xs, ys)) in x.chunks_exact(L).zip(y.chunks_exact(L)).enumerate() {
+        for (l, ((a, &xv), &yv)) in acc.iter_mut().zip(xs).zip(ys).enumerate() {
+            let v = f(xv, yv);
+            *a += if c * L + l < len { v } else { 0.0 };
+        }
+    }
+    hsum(acc)
+}
+
+/// [`max`] of the first `len` elements, computed over whole chunks of [`L`] (`x.len()` a
+/// multiple of L) with the rest masked to −∞: bit-identical to `max(&x[..len])`, without the
+/// scalar tail loop.
+#[inline(always)]
+pub(crate) fn max_masked(x: &[f32], len: usize) -> f32 {
+    debug_assert!(x.len().is_multiple_of(L) && len <= x.len());
+    let mut acc = [f32::NEG_INFINITY; L];
+    for (c, xs) in x.chunks_exact(L).enumerate() {
+        for (l, (a, &v)) in acc.iter_mut().zip(xs).enumerate() {
+            let v = if c * L + l < len { v } else { f32::NEG_INFINITY };
+            *a = if v > *a { v } else { *a };
+        }
+    }
+    acc.iter().fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m })
 }
 
 /// max_i x_i with lane accumulators; NaN never wins a comparison, so a NaN row yields a

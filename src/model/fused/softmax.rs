@@ -11,7 +11,9 @@
 
 use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 
-use super::simd::{exp, max, multiversion, par_rows, sum_map, sum_map2, Fma, Isa};
+use super::simd::{
+    exp, hsum, max, max_masked, multiversion, par_rows, sum_map, sum_map2, sum_map2_masked, Fma, Isa, L,
+};
 use super::{composed, f32_data, fused_ok};
 
 /// Causal softmax of attention scores `(b, h, t, t)`: entries above the diagonal get zero
@@ -54,19 +56,52 @@ struct CausalSoftmax {
     scale: f32,
 }
 
+/// One row: the softmax of its first `xv.len()` (causal) entries into `y`, zeros after.
+#[inline(always)]
+fn row_fwd_exact<F: Fma>(xv: &[f32], y: &mut [f32], scale: f32) {
+    let (yv, yz) = y.split_at_mut(xv.len());
+    let ms = max(xv) * scale;
+    for (o, &v) in yv.iter_mut().zip(xv) {
+        *o = exp::<F>(F::fma(scale, v, -ms));
+    }
+    let inv = 1.0 / sum_map(yv, |v| v);
+    for o in yv.iter_mut() {
+        *o *= inv;
+    }
+    yz.fill(0.0);
+}
+
 /// Rows `row0…` (row r is row r mod t of its matrix) of width t.
+///
+/// A row's causal length `len` is mostly not a multiple of the vector width, and the scalar
+/// tail loops (one per pass) cost about as much as the vector body at T = 128. So when whole
+/// chunks of [`L`] up to `len` fit in the row, the row is processed in whole chunks with the
+/// entries from `len` on masked (−∞ for the max, 0 for the exponentials and their sum): every
+/// lane accumulator then sees the same values in the same order as over the exact length, so
+/// the results are bit-identical to the exact-length loops (the fallback here).
 #[inline(always)]
 fn sm_fwd_k<F: Fma>(x: &[f32], y: &mut [f32], t: usize, row0: usize, scale: f32) {
     for (k, (xr, yr)) in x.chunks_exact(t).zip(y.chunks_exact_mut(t)).enumerate() {
         let len = (row0 + k) % t + 1;
-        let (xv, (yv, yz)) = (&xr[..len], yr.split_at_mut(len));
-        let ms = max(xv) * scale;
-        for (o, &v) in yv.iter_mut().zip(xv) {
-            *o = exp::<F>(F::fma(scale, v, -ms));
+        let n = len.div_ceil(L) * L;
+        if n > t {
+            row_fwd_exact::<F>(&xr[..len], yr, scale);
+            continue;
         }
-        let inv = 1.0 / sum_map(yv, |v| v);
-        for o in yv.iter_mut() {
-            *o *= inv;
+        let (xv, (yv, yz)) = (&xr[..n], yr.split_at_mut(n));
+        let ms = max_masked(xv, len) * scale;
+        let mut acc = [0.0f32; L];
+        for (c, (xs, ys)) in xv.chunks_exact(L).zip(yv.chunks_exact_mut(L)).enumerate() {
+            for (l, ((a, o), &v)) in acc.iter_mut().zip(ys).zip(xs).enumerate() {
+                let e = exp::<F>(F::fma(scale, v, -ms));
+                let e = if c * L + l < len { e } else { 0.0 };
+                *o = e;
+                *a += e;
+            }
+        }
+        let inv = 1.0 / hsum(acc);
+        for (j, o) in yv.iter_mut().enumerate() {
+            *o = if j < len { *o * inv } else { 0.0 };
         }
         yz.fill(0.0);
     }
@@ -105,19 +140,38 @@ struct CausalSoftmaxBwd {
     scale: f32,
 }
 
+/// Rows as [`sm_fwd_k`], with the same whole-chunk masking (0 past `len` in the Σ g·y lane
+/// accumulators, bit-identical to the exact-length sum) where the chunks fit in the row.
 #[inline(always)]
 fn sm_bwd_k<F: Fma>(y: &[f32], g: &[f32], dx: &mut [f32], t: usize, row0: usize, scale: f32) {
     for (k, ((yr, gr), dr)) in
         y.chunks_exact(t).zip(g.chunks_exact(t)).zip(dx.chunks_exact_mut(t)).enumerate()
     {
         let len = (row0 + k) % t + 1;
-        let (yv, gv, (dv, dz)) = (&yr[..len], &gr[..len], dr.split_at_mut(len));
-        let s = sum_map2(yv, gv, |a, b| a * b);
-        for ((d, &yy), &gg) in dv.iter_mut().zip(yv).zip(gv) {
-            *d = scale * yy * (gg - s);
+        let n = len.div_ceil(L) * L;
+        if n > t {
+            row_bwd_exact(&yr[..len], &gr[..len], dr, scale);
+            continue;
+        }
+        let (yv, gv, (dv, dz)) = (&yr[..n], &gr[..n], dr.split_at_mut(n));
+        let s = sum_map2_masked(yv, gv, len, |a, b| a * b);
+        for (j, ((d, &yy), &gg)) in dv.iter_mut().zip(yv).zip(gv).enumerate() {
+            let v = scale * yy * (gg - s);
+            *d = if j < len { v } else { 0.0 };
         }
         dz.fill(0.0);
     }
+}
+
+/// One row's softmax backward over its first `yv.len()` entries into `dx`, zeros after.
+#[inline(always)]
+fn row_bwd_exact(yv: &[f32], gv: &[f32], dx: &mut [f32], scale: f32) {
+    let (dv, dz) = dx.split_at_mut(yv.len());
+    let s = sum_map2(yv, gv, |a, b| a * b);
+    for ((d, &yy), &gg) in dv.iter_mut().zip(yv).zip(gv) {
+        *d = scale * yy * (gg - s);
+    }
+    dz.fill(0.0);
 }
 multiversion! { pub(super) fn sm_bwd(y: &[f32], g: &[f32], dx: &mut [f32], t: usize, row0: usize, scale: f32) = sm_bwd_k; }
 
@@ -176,6 +230,46 @@ mod tests {
             let x = Var::from_tensor(&randn(&mut rng, &shape, 3.0)).unwrap();
             compare_with_composed(&mut rng, std::slice::from_ref(&x), fused, reference, 1e-6, 1e-5);
             compare_with_composed(&mut rng, &[x], fused_scaled, reference_scaled, 1e-6, 1e-5);
+        }
+    }
+
+    #[inline(always)]
+    fn fwd_exact_k<F: Fma>(x: &[f32], y: &mut [f32], t: usize, scale: f32) {
+        for (i, (xr, yr)) in x.chunks_exact(t).zip(y.chunks_exact_mut(t)).enumerate() {
+            row_fwd_exact::<F>(&xr[..i % t + 1], yr, scale);
+        }
+    }
+    #[inline(always)]
+    fn bwd_exact_k<F: Fma>(y: &[f32], g: &[f32], dx: &mut [f32], t: usize, scale: f32) {
+        for (i, ((yr, gr), dr)) in
+            y.chunks_exact(t).zip(g.chunks_exact(t)).zip(dx.chunks_exact_mut(t)).enumerate()
+        {
+            let len = i % t + 1;
+            row_bwd_exact(&yr[..len], &gr[..len], dr, scale);
+        }
+    }
+    multiversion! { fn fwd_exact(x: &[f32], y: &mut [f32], t: usize, scale: f32) = fwd_exact_k; }
+    multiversion! { fn bwd_exact(y: &[f32], g: &[f32], dx: &mut [f32], t: usize, scale: f32) = bwd_exact_k; }
+
+    /// The whole-chunk masked rows give exactly the numbers of the exact-length loops, with
+    /// arbitrary (here: large, NaN-free) values above the diagonal.
+    #[test]
+    fn masked_chunks_bit_identical_to_exact_length() {
+        let mut rng = rng(25);
+        for t in [16, 37, 128] {
+            let x = randn(&mut rng, &[2 * t * t], 4.0).to_vec1::<f32>().unwrap();
+            let g = randn(&mut rng, &[2 * t * t], 1.0).to_vec1::<f32>().unwrap();
+            for isa in Isa::supported() {
+                let (mut y, mut ye) = (vec![f32::NAN; x.len()], vec![f32::NAN; x.len()]);
+                sm_fwd(isa, &x, &mut y, t, 0, 0.3);
+                fwd_exact(isa, &x, &mut ye, t, 0.3);
+                let (mut d, mut de) = (vec![f32::NAN; x.len()], vec![f32::NAN; x.len()]);
+                sm_bwd(isa, &y, &g, &mut d, t, 0, 0.3);
+                bwd_exact(isa, &y, &g, &mut de, t, 0.3);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&y), bits(&ye), "forward, t = {t}, {isa:?}");
+                assert_eq!(bits(&d), bits(&de), "backward, t = {t}, {isa:?}");
+            }
         }
     }
 
