@@ -19,8 +19,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::data::Cell;
-use super::ident::fmt_num;
+use super::data::{seed_noise, Cell};
+use super::ident::{distinct_sorted, fmt_num, same};
 
 /// The additivity check of a set of cells (see the module docs).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,18 +49,6 @@ pub struct Additivity {
     pub chi2_99: f64,
     /// χ² above its 99% point and interaction RMS ≥ 10% of the N effect.
     pub not_additive: bool,
-}
-
-const SAME: f64 = 1e-6;
-
-fn same(a: f64, b: f64) -> bool {
-    (a / b - 1.0).abs() < SAME
-}
-
-fn distinct_sorted(mut v: Vec<f64>) -> Vec<f64> {
-    v.sort_by(f64::total_cmp);
-    v.dedup_by(|a, b| same(*a, *b));
-    v
 }
 
 /// 99% point of χ²(ν) by the Wilson–Hilferty cube approximation (within ~1% for ν ≥ 2).
@@ -98,15 +86,9 @@ pub fn additivity(cells: &[Cell]) -> Option<Additivity> {
             ss += (v - r[i] - c[j] + mu).powi(2);
         }
     }
-    // Pooled seed variance over every replicated cell of the data set.
-    let (mut num, mut dof) = (0.0, 0usize);
-    for cell in cells.iter().filter(|c| c.losses.len() >= 2) {
-        let mean = cell.mean();
-        num += cell.losses.iter().map(|l| (l - mean).powi(2)).sum::<f64>();
-        dof += cell.losses.len() - 1;
-    }
+    // Pooled seed variance over every replicated cell of the data set, per cell mean.
     let k_harm = (i_n * j_n) as f64 / grid.iter().flatten().map(|c| 1.0 / c.losses.len() as f64).sum::<f64>();
-    let var_mean = (dof > 0 && num > 0.0).then(|| num / dof as f64 / k_harm);
+    let var_mean = seed_noise(cells).map(|s| s.pooled_sd.powi(2)).filter(|v| *v > 0.0).map(|v| v / k_harm);
     let chi2 = var_mean.map(|v| ss / v);
     let crit = chi2_99(df);
     let rms = (ss / df as f64).sqrt();

@@ -50,10 +50,16 @@ pub struct Design {
     pub additivity: Option<Additivity>,
 }
 
-fn distinct(mut v: Vec<f64>) -> usize {
+/// Two sizes or token counts that are the same up to float noise (relative 1e-6).
+pub(super) fn same(a: f64, b: f64) -> bool {
+    (a / b - 1.0).abs() < 1e-6
+}
+
+/// The distinct values of `v` (up to [`same`]), sorted.
+pub(super) fn distinct_sorted(mut v: Vec<f64>) -> Vec<f64> {
     v.sort_by(f64::total_cmp);
-    v.dedup_by(|a, b| (*a / *b - 1.0).abs() < 1e-6);
-    v.len()
+    v.dedup_by(|a, b| same(*a, *b));
+    v
 }
 
 fn range_at_fixed(cells: &[Cell], fixed_n: bool) -> Option<f64> {
@@ -61,7 +67,7 @@ fn range_at_fixed(cells: &[Cell], fixed_n: bool) -> Option<f64> {
     for c in cells {
         let same: Vec<f64> = cells
             .iter()
-            .filter(|o| if fixed_n { (o.n / c.n - 1.0).abs() < 1e-6 } else { (o.d / c.d - 1.0).abs() < 1e-6 })
+            .filter(|o| if fixed_n { same(o.n, c.n) } else { same(o.d, c.d) })
             .map(Cell::mean)
             .collect();
         if same.len() >= 2 {
@@ -79,7 +85,7 @@ pub fn design(cells: &[Cell]) -> Design {
     let ds: Vec<f64> = cells.iter().map(|c| c.d).collect();
     let span =
         |v: &[f64]| v.iter().cloned().fold(0.0, f64::max) / v.iter().cloned().fold(f64::INFINITY, f64::min);
-    let (dn, dd) = (distinct(ns.clone()), distinct(ds.clone()));
+    let (dn, dd) = (distinct_sorted(ns.clone()).len(), distinct_sorted(ds.clone()).len());
     let r2 = (dn >= 2 && dd >= 2).then(|| {
         let x: Vec<f64> = ns.iter().map(|v| v.ln()).collect();
         let y: Vec<f64> = ds.iter().map(|v| v.ln()).collect();
