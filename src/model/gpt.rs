@@ -8,9 +8,10 @@
 
 use std::collections::BTreeMap;
 
-use candle_core::{DType, Device, Result, Tensor, Var};
+use candle_core::{CpuStorage, DType, Device, Result, Storage, Tensor, Var};
 
 use super::config::GptConfig;
+use super::fused::whole;
 use super::init::{init_values, param_specs, ParamSpec};
 use super::ops;
 
@@ -105,6 +106,96 @@ impl Gpt {
         ops::linear_cross_entropy(&self.hidden(idx)?, self.head(), &targets.flatten_all()?, true)
     }
 
+    /// [`Gpt::loss`] and the gradient of every parameter (in `vars` order) in one call, on
+    /// the CPU without candle's autograd (`fused::whole`, bit-identical to `loss` followed by
+    /// `backward`). `None` where that path does not apply (another device or dtype, or
+    /// parameters not contiguous): the caller then uses `loss` + `backward`.
+    pub fn loss_and_grads(&self, idx: &Tensor, targets: &Tensor) -> Result<Option<(f32, Vec<Tensor>)>> {
+        let (b, t) = idx.dims2()?;
+        if t > self.cfg.block_size {
+            candle_core::bail!("sequence length {t} exceeds block_size {}", self.cfg.block_size);
+        }
+        if targets.dims() != [b, t] {
+            candle_core::bail!("targets {:?} do not match ids {:?}", targets.shape(), idx.shape());
+        }
+        if !idx.device().is_cpu() || !targets.device().is_cpu() || idx.dtype() != DType::U32 {
+            return Ok(None);
+        }
+        let (v, c) = (self.cfg.vocab_size, self.cfg.n_embd);
+        let ids = idx.flatten_all()?.to_vec1::<u32>()?;
+        let tg: Vec<usize> = targets
+            .flatten_all()?
+            .to_dtype(DType::U32)?
+            .to_vec1::<u32>()?
+            .iter()
+            .map(|&x| x as usize)
+            .collect();
+        if let Some(bad) = ids.iter().map(|&x| x as usize).chain(tg.iter().copied()).find(|&x| x >= v) {
+            candle_core::bail!("token id {bad} out of range for vocab_size {v}");
+        }
+        let guards: Vec<_> = self.vars.iter().map(|v| v.as_tensor().storage_and_layout()).collect();
+        let mut slices: Vec<&[f32]> = Vec::with_capacity(guards.len());
+        for (g, l) in &guards {
+            match (&**g, l.contiguous_offsets()) {
+                (Storage::Cpu(CpuStorage::F32(d)), Some((a, e))) => slices.push(&d[a..e]),
+                _ => return Ok(None),
+            }
+        }
+        let get = |name: &str| self.index.get(name).map(|&i| slices[i]);
+        let pair =
+            |p: &str| (get(&format!("{p}.weight")).expect("every weight exists"), get(&format!("{p}.bias")));
+        let names = |i: usize| {
+            ["ln_1", "attn.c_attn", "attn.c_proj", "ln_2", "mlp.c_fc", "mlp.c_proj"]
+                .map(|p| format!("h.{i}.{p}"))
+        };
+        let params = whole::Params {
+            wte: pair("wte").0,
+            wpe: pair("wpe").0,
+            blocks: (0..self.cfg.n_layer).map(|i| names(i).map(|p| pair(&p))).collect(),
+            ln_f: pair("ln_f"),
+            head: (!self.cfg.tie_embeddings).then(|| pair("lm_head").0),
+        };
+        let dims = whole::Dims { b, t, c, n_head: self.cfg.n_head, vocab: v, bias: self.cfg.bias };
+        let g = whole::loss_and_grads(&dims, &params, &ids, &tg);
+        drop(params);
+        drop(slices);
+        drop(guards);
+        // Each gradient lands in its parameter's slot, as a tensor of the parameter's shape.
+        let mut out: Vec<Option<Vec<f32>>> = vec![None; self.vars.len()];
+        let mut put = |name: String, data: Vec<f32>| {
+            if let Some(&i) = self.index.get(&name) {
+                out[i] = Some(data);
+            }
+        };
+        for i in 0..self.cfg.n_layer {
+            for (p, (w, bias)) in names(i).into_iter().zip(g.block(i, c, self.cfg.bias)) {
+                put(format!("{p}.weight"), w.to_vec());
+                if let Some(bias) = bias {
+                    put(format!("{p}.bias"), bias.to_vec());
+                }
+            }
+        }
+        put("ln_f.weight".into(), g.ln_f[..c].to_vec());
+        if self.cfg.bias {
+            put("ln_f.bias".into(), g.ln_f[c..].to_vec());
+        }
+        let whole::Grads { loss, wte, wpe, head, .. } = g;
+        put("wte.weight".into(), wte);
+        put("wpe.weight".into(), wpe);
+        if let Some(h) = head {
+            put("lm_head.weight".into(), h);
+        }
+        let grads = out
+            .into_iter()
+            .zip(&self.specs)
+            .map(|(d, s)| match d {
+                Some(d) => Tensor::from_vec(d, s.shape.as_slice(), &Device::Cpu),
+                None => Tensor::zeros(s.shape.as_slice(), DType::F32, &Device::Cpu),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Some((loss, grads)))
+    }
+
     /// [`Gpt::loss`] for evaluation: the same value, no gradient with respect to the LM head
     /// (the fused head skips its backward products, two thirds of its cost).
     pub fn eval_loss(&self, idx: &Tensor, targets: &Tensor) -> Result<Tensor> {
@@ -183,6 +274,39 @@ mod tests {
                 let gr = g.get(v.as_tensor()).unwrap_or_else(|| panic!("no gradient for {}", s.name));
                 let n = gr.sqr().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap();
                 assert!(n > 0.0, "zero gradient for {}", s.name);
+            }
+        }
+    }
+
+    /// The CPU path without autograd gives the same loss and the same gradient bits as
+    /// `loss` + `backward`, with and without tied embeddings and biases, for T < block_size
+    /// (wpe rows past T get zero gradient) and repeated token ids (wte rows summed in order).
+    #[test]
+    fn loss_and_grads_match_autograd_bit_for_bit() {
+        for (tie, bias) in [(true, true), (false, true), (true, false), (false, false)] {
+            let cfg = GptConfig { tie_embeddings: tie, bias, ..GptConfig::tiny() };
+            let m = Gpt::new(&cfg, 4, &Device::Cpu).unwrap();
+            let (b, t) = (3, 13);
+            let x: Vec<u32> = (0..b * t).map(|i| (i * 7 % 23) as u32).collect();
+            let y: Vec<u32> = (0..b * t).map(|i| (i * 11 % 64) as u32).collect();
+            let (x, y) = (ids(&x, b, t), ids(&y, b, t));
+            let loss = m.loss(&x, &y).unwrap();
+            let gs = loss.backward().unwrap();
+            let (l, grads) = m.loss_and_grads(&x, &y).unwrap().expect("the CPU path applies");
+            assert_eq!(
+                l.to_bits(),
+                loss.to_scalar::<f32>().unwrap().to_bits(),
+                "loss, tie {tie} bias {bias}"
+            );
+            for ((s, v), g) in m.specs.iter().zip(&m.vars).zip(&grads) {
+                let want = gs.get(v.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+                let got = g.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+                assert_eq!(g.dims(), v.dims(), "{}", s.name);
+                let same = want
+                    .iter()
+                    .zip(&got)
+                    .all(|(a, b)| a.to_bits() == b.to_bits() || (*a == 0.0 && *b == 0.0));
+                assert!(same, "gradient of {} differs (tie {tie}, bias {bias})", s.name);
             }
         }
     }

@@ -124,13 +124,8 @@ impl Trainer {
         Ok(())
     }
 
-    /// One optimizer step on inputs `x` and targets `y` (both (B, T) u32); returns the loss
-    /// before the update. `clip` ≤ 0 disables clipping.
-    ///
-    /// The gradients are read where backprop left them (global norm in f64, in parameter
-    /// order), and on the CPU AdamW updates each parameter's storage in place
-    /// ([`AdamW::in_place`]); other devices go through host copies.
-    pub fn step(&mut self, x: &Tensor, y: &Tensor, lr: f64, clip: f64) -> Result<f32> {
+    /// The loss and every parameter's gradient (in `vars` order) through candle's autograd.
+    fn loss_and_grads_autograd(&self, x: &Tensor, y: &Tensor) -> Result<(f32, Vec<Tensor>)> {
         let loss = self.model.loss(x, y)?;
         let loss_v = loss.to_scalar::<f32>()?;
         let gs = loss.backward()?;
@@ -143,7 +138,21 @@ impl Trainer {
                 None => Tensor::zeros(shape.as_slice(), DType::F32, var.device())?,
             });
         }
-        drop(gs);
+        Ok((loss_v, grads))
+    }
+
+    /// One optimizer step on inputs `x` and targets `y` (both (B, T) u32); returns the loss
+    /// before the update. `clip` ≤ 0 disables clipping.
+    ///
+    /// The gradients are read where backprop left them (global norm in f64, in parameter
+    /// order), and on the CPU AdamW updates each parameter's storage in place
+    /// ([`AdamW::in_place`]); other devices go through host copies.
+    pub fn step(&mut self, x: &Tensor, y: &Tensor, lr: f64, clip: f64) -> Result<f32> {
+        let (loss_v, grads) = match self.model.loss_and_grads(x, y)? {
+            // The CPU path without candle's autograd (same numbers, see `Gpt::loss_and_grads`).
+            Some(lg) => lg,
+            None => self.loss_and_grads_autograd(x, y)?,
+        };
         let mut sq = 0.0f64;
         for g in &grads {
             with_f32(g, |v| v.iter().for_each(|&x| sq += (x as f64) * (x as f64)))?;

@@ -76,7 +76,7 @@ fn shapes(c: usize) -> [((usize, usize), usize); 6] {
 }
 
 /// Offsets of (weight, bias) of each pair in the packed vector, and its total length.
-fn offsets(c: usize, bias: bool) -> ([(usize, usize); 6], usize) {
+pub(super) fn offsets(c: usize, bias: bool) -> ([(usize, usize); 6], usize) {
     let mut offs = [(0, 0); 6];
     let mut at = 0;
     for (o, ((r, k), nb)) in offs.iter_mut().zip(shapes(c)) {
@@ -134,7 +134,7 @@ pub fn unfused(x: &Tensor, p: &BlockParams, b: usize, t: usize, n_head: usize) -
 
 /// The forward activations the backward pass needs (see the module doc); their buffers go back
 /// to `buffers` when the graph holding the op is dropped.
-struct Saved {
+pub(super) struct Saved {
     h1: Vec<f32>,
     qkv: Vec<f32>,
     probs: Vec<f32>,
@@ -197,7 +197,7 @@ impl CustomOp2 for Block {
         let x = f32_data(s1, l1, self.name())?;
         let p = f32_data(s2, l2, self.name())?;
         let &[n, c] = l1.dims() else { bail!("{}: x must be 2-D, got {:?}", self.name(), l1.shape()) };
-        let (offs, np) = offsets(c, self.bias);
+        let (_, np) = offsets(c, self.bias);
         if p.len() != np || n != self.b * self.t {
             bail!(
                 "{}: {} packed parameters for C = {c} (want {np}), x {:?}",
@@ -206,44 +206,7 @@ impl CustomOp2 for Block {
                 l1.shape()
             );
         }
-        let (b, t, h, bias) = (self.b, self.t, self.h, self.bias);
-        let empty: &[f32] = &[];
-        // Every buffer from `take` is written in full by its `*_into` kernel before it is read.
-        let ln = |i: usize, x: &[f32]| {
-            let (w, bb) = pair(p, &offs, i, bias, c);
-            let mut y = take(n * c);
-            layer_norm::forward_into(x, w, bb.unwrap_or(empty), &mut y);
-            y
-        };
-        let lin = |i: usize, x: &[f32], inp: usize, out: usize| {
-            let (w, bb) = pair(p, &offs, i, bias, c);
-            let mut y = take(n * out);
-            linear::forward_into(x, w, bb, n, inp, out, &mut y);
-            y
-        };
-        // The product alone of pair i (its bias is added by the pass that consumes it).
-        let product = |i: usize, x: &[f32], inp: usize, out: usize| {
-            let mut y = take(n * out);
-            linear::product_into(x, pair(p, &offs, i, bias, c).0, n, inp, out, &mut y);
-            y
-        };
-        let h1 = ln(0, x);
-        let qkv = lin(1, &h1, c, 3 * c);
-        let (mut a, mut probs) = (take(n * c), take(b * h * t * t));
-        attention::forward_into(&qkv, b, t, h, c, &mut a, &mut probs);
-        let mut x1 = product(2, &a, c, c);
-        linear::add_bias_residual(x, pair(p, &offs, 2, bias, c).1, &mut x1);
-        let h2 = ln(3, &x1);
-        // F is kept without its bias; the GELU passes add it (same bits as the Linear's output).
-        let f = product(4, &h2, c, 4 * c);
-        let b4 = pair(p, &offs, 4, bias, c).1.unwrap_or(empty);
-        let mut u = take(n * 4 * c);
-        gelu::forward_into(&f, b4, &mut u);
-        // The output goes to candle, so it is a fresh vector (no zero fill: see `gemm::matmul_new`).
-        let (w5, b5) = pair(p, &offs, 5, bias, c);
-        let mut y = matmul_new(n, c, 4 * c, Mat::rows(&u, 4 * c), Mat::rows_t(w5, 4 * c));
-        linear::add_bias_residual(&x1, b5, &mut y);
-        let saved = Saved { h1, qkv, probs, a, x1, h2, f, u };
+        let (y, saved) = forward(x, p, self.b, self.t, self.h, c, self.bias);
         *self.saved.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(saved));
         Ok((CpuStorage::F32(y), l1.shape().clone()))
     }
@@ -292,62 +255,157 @@ impl CustomOp3 for BlockBwd {
         let name = self.name();
         let (x, p, g) = (f32_data(s1, l1, name)?, f32_data(s2, l2, name)?, f32_data(s3, l3, name)?);
         let &[n, c] = l1.dims() else { bail!("{name}: x must be 2-D, got {:?}", l1.shape()) };
-        let (offs, np) = offsets(c, self.bias);
+        let (_, np) = offsets(c, self.bias);
         let s = &*self.saved;
         if p.len() != np || g.len() != n * c || s.x1.len() != n * c {
             bail!("{name}: gradient {:?} or parameters do not match x {:?}", l3.shape(), l1.shape());
         }
-        let (b, t, h, bias) = (self.b, self.t, self.h, self.bias);
-        let w = |i: usize| pair(p, &offs, i, bias, c).0;
         let mut out = vec![0.0f32; n * c + np];
         let (dx, dp) = out.split_at_mut(n * c);
-        // Linear backward for pair i with input `inp_act` (n × inp) and output gradient gy
-        // (n × out): dW (and db) into dp, returns dx.
-        let lin_bwd = |dp: &mut [f32], i: usize, gy: &[f32], inp_act: &[f32], inp: usize, out: usize| {
-            let ((wo, bo), nb) = (offs[i], shapes(c)[i].1);
-            linear::backward_w_into(gy, inp_act, n, inp, out, &mut dp[wo..bo]);
-            if bias {
-                linear::column_sum_into(gy, &mut dp[bo..bo + nb]);
-            }
-            let mut dx = take(n * inp);
-            linear::backward_x_into(gy, w(i), n, inp, out, &mut dx);
-            dx
-        };
-        // LayerNorm backward for pair i plus the residual branch's gradient `res`: dx into
-        // `dxo`, dw (and db) into dp.
-        let ln_bwd = |dp: &mut [f32], i: usize, xin: &[f32], gy: &[f32], res: &[f32], dxo: &mut [f32]| {
-            let (wo, bo) = offs[i];
-            if bias {
-                layer_norm::backward_into(xin, w(i), gy, Some(res), dxo, &mut dp[wo..bo + c]);
-            } else {
-                let mut dwb = vec![0.0f32; 2 * c];
-                layer_norm::backward_into(xin, w(i), gy, Some(res), dxo, &mut dwb);
-                dp[wo..bo].copy_from_slice(&dwb[..c]);
-            }
-        };
-        // MLP: y = x₁ + c_proj(gelu(c_fc(ln_2(x₁)))).
-        // (Every buffer from `take` is written in full by its `*_into` kernel before it is read.)
-        let du = lin_bwd(dp, 5, g, &s.u, 4 * c, c);
-        let mut df = take(n * 4 * c);
-        gelu::backward_into(&s.f, pair(p, &offs, 4, bias, c).1.unwrap_or(&[]), &du, &mut df);
-        give(du);
-        let dh2 = lin_bwd(dp, 4, &df, &s.h2, c, 4 * c);
-        give(df);
-        let mut dx1 = take(n * c);
-        ln_bwd(dp, 3, &s.x1, &dh2, g, &mut dx1);
-        give(dh2);
-        // Attention: x₁ = x + c_proj(attn(c_attn(ln_1(x)))).
-        let da = lin_bwd(dp, 2, &dx1, &s.a, c, c);
-        let mut dqkv = take(n * 3 * c);
-        attention::backward_into(&s.qkv, &da, &s.probs, b, t, h, c, &mut dqkv);
-        give(da);
-        let dh1 = lin_bwd(dp, 1, &dqkv, &s.h1, c, 3 * c);
-        give(dqkv);
-        ln_bwd(dp, 0, x, &dh1, &dx1, dx);
-        give(dh1);
-        give(dx1);
+        backward_into(x, p, g, &self.saved, self.b, self.t, self.h, c, self.bias, dx, dp);
         Ok((CpuStorage::F32(out), Shape::from(n * c + np)))
     }
+}
+
+/// A (weight, bias) pair of slices; the bias is `None` without biases.
+pub(crate) type PairSlices<'a> = (&'a [f32], Option<&'a [f32]>);
+
+/// The packed parameter vector of one block from its (weight, bias) slices in packing order
+/// (what `transformer_block`'s `cat` builds).
+pub(super) fn pack(pairs: &[PairSlices; 6]) -> Vec<f32> {
+    let len = pairs.iter().map(|(w, b)| w.len() + b.map_or(0, |b| b.len())).sum();
+    let mut p = Vec::with_capacity(len);
+    for (w, b) in pairs {
+        p.extend_from_slice(w);
+        p.extend_from_slice(b.unwrap_or(&[]));
+    }
+    p
+}
+
+/// The (weight, bias) slices of each pair of a packed vector (parameters or their gradient).
+pub(super) fn unpack(p: &[f32], c: usize, bias: bool) -> [PairSlices<'_>; 6] {
+    let (offs, np) = offsets(c, bias);
+    assert_eq!(p.len(), np, "block: packed vector of the wrong length");
+    std::array::from_fn(|i| pair(p, &offs, i, bias, c))
+}
+
+/// The block's forward pass on x (n × C) with the packed parameters `p` ([`offsets`]): the
+/// output y and the activations its backward pass needs.
+pub(super) fn forward(
+    x: &[f32],
+    p: &[f32],
+    b: usize,
+    t: usize,
+    h: usize,
+    c: usize,
+    bias: bool,
+) -> (Vec<f32>, Saved) {
+    let n = x.len() / c;
+    let (offs, _) = offsets(c, bias);
+    let empty: &[f32] = &[];
+    // Every buffer from `take` is written in full by its `*_into` kernel before it is read.
+    let ln = |i: usize, x: &[f32]| {
+        let (w, bb) = pair(p, &offs, i, bias, c);
+        let mut y = take(n * c);
+        layer_norm::forward_into(x, w, bb.unwrap_or(empty), &mut y);
+        y
+    };
+    let lin = |i: usize, x: &[f32], inp: usize, out: usize| {
+        let (w, bb) = pair(p, &offs, i, bias, c);
+        let mut y = take(n * out);
+        linear::forward_into(x, w, bb, n, inp, out, &mut y);
+        y
+    };
+    // The product alone of pair i (its bias is added by the pass that consumes it).
+    let product = |i: usize, x: &[f32], inp: usize, out: usize| {
+        let mut y = take(n * out);
+        linear::product_into(x, pair(p, &offs, i, bias, c).0, n, inp, out, &mut y);
+        y
+    };
+    let h1 = ln(0, x);
+    let qkv = lin(1, &h1, c, 3 * c);
+    let (mut a, mut probs) = (take(n * c), take(b * h * t * t));
+    attention::forward_into(&qkv, b, t, h, c, &mut a, &mut probs);
+    let mut x1 = product(2, &a, c, c);
+    linear::add_bias_residual(x, pair(p, &offs, 2, bias, c).1, &mut x1);
+    let h2 = ln(3, &x1);
+    // F is kept without its bias; the GELU passes add it (same bits as the Linear's output).
+    let f = product(4, &h2, c, 4 * c);
+    let b4 = pair(p, &offs, 4, bias, c).1.unwrap_or(empty);
+    let mut u = take(n * 4 * c);
+    gelu::forward_into(&f, b4, &mut u);
+    // The output goes to candle, so it is a fresh vector (no zero fill: see `gemm::matmul_new`).
+    let (w5, b5) = pair(p, &offs, 5, bias, c);
+    let mut y = matmul_new(n, c, 4 * c, Mat::rows(&u, 4 * c), Mat::rows_t(w5, 4 * c));
+    linear::add_bias_residual(&x1, b5, &mut y);
+    (y, Saved { h1, qkv, probs, a, x1, h2, f, u })
+}
+
+/// The block's backward pass: with x, the packed parameters `p`, the output gradient g and the
+/// forward's activations `s`, writes dx (n × C) and the packed parameter gradient `dp` (every
+/// element of both).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn backward_into(
+    x: &[f32],
+    p: &[f32],
+    g: &[f32],
+    s: &Saved,
+    b: usize,
+    t: usize,
+    h: usize,
+    c: usize,
+    bias: bool,
+    dx: &mut [f32],
+    dp: &mut [f32],
+) {
+    let n = x.len() / c;
+    let (offs, _) = offsets(c, bias);
+    let w = |i: usize| pair(p, &offs, i, bias, c).0;
+    // Linear backward for pair i with input `inp_act` (n × inp) and output gradient gy
+    // (n × out): dW (and db) into dp, returns dx.
+    let lin_bwd = |dp: &mut [f32], i: usize, gy: &[f32], inp_act: &[f32], inp: usize, out: usize| {
+        let ((wo, bo), nb) = (offs[i], shapes(c)[i].1);
+        linear::backward_w_into(gy, inp_act, n, inp, out, &mut dp[wo..bo]);
+        if bias {
+            linear::column_sum_into(gy, &mut dp[bo..bo + nb]);
+        }
+        let mut dx = take(n * inp);
+        linear::backward_x_into(gy, w(i), n, inp, out, &mut dx);
+        dx
+    };
+    // LayerNorm backward for pair i plus the residual branch's gradient `res`: dx into
+    // `dxo`, dw (and db) into dp.
+    let ln_bwd = |dp: &mut [f32], i: usize, xin: &[f32], gy: &[f32], res: &[f32], dxo: &mut [f32]| {
+        let (wo, bo) = offs[i];
+        if bias {
+            layer_norm::backward_into(xin, w(i), gy, Some(res), dxo, &mut dp[wo..bo + c]);
+        } else {
+            let mut dwb = vec![0.0f32; 2 * c];
+            layer_norm::backward_into(xin, w(i), gy, Some(res), dxo, &mut dwb);
+            dp[wo..bo].copy_from_slice(&dwb[..c]);
+        }
+    };
+    // MLP: y = x₁ + c_proj(gelu(c_fc(ln_2(x₁)))).
+    // (Every buffer from `take` is written in full by its `*_into` kernel before it is read.)
+    let du = lin_bwd(dp, 5, g, &s.u, 4 * c, c);
+    let mut df = take(n * 4 * c);
+    gelu::backward_into(&s.f, pair(p, &offs, 4, bias, c).1.unwrap_or(&[]), &du, &mut df);
+    give(du);
+    let dh2 = lin_bwd(dp, 4, &df, &s.h2, c, 4 * c);
+    give(df);
+    let mut dx1 = take(n * c);
+    ln_bwd(dp, 3, &s.x1, &dh2, g, &mut dx1);
+    give(dh2);
+    // Attention: x₁ = x + c_proj(attn(c_attn(ln_1(x)))).
+    let da = lin_bwd(dp, 2, &dx1, &s.a, c, c);
+    let mut dqkv = take(n * 3 * c);
+    attention::backward_into(&s.qkv, &da, &s.probs, b, t, h, c, &mut dqkv);
+    give(da);
+    let dh1 = lin_bwd(dp, 1, &dqkv, &s.h1, c, 3 * c);
+    give(dqkv);
+    ln_bwd(dp, 0, x, &dh1, &dx1, dx);
+    give(dh1);
+    give(dx1);
 }
 
 #[cfg(test)]

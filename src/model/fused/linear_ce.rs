@@ -124,6 +124,44 @@ fn rows_par(x: &mut [f32], t: &[usize], loss: &mut [f32], coef: f32, grad: bool)
     }
 }
 
+/// (∂L/∂x, ∂L/∂W) of the fused head.
+type XwGrads = (Vec<f32>, Vec<f32>);
+
+/// The mean cross-entropy of the logits x·Wᵀ (x: n × C, W: V × C) against targets `t` (n,),
+/// and with `grad` its gradients (dx (n × C), dW (V × C)), computed in row chunks of `ROWS`
+/// without materialising the (n × V) logits.
+pub(super) fn loss_and_grads(
+    x: &[f32],
+    w: &[f32],
+    t: &[usize],
+    c: usize,
+    v: usize,
+    grad: bool,
+) -> (f32, Option<XwGrads>) {
+    let n = t.len();
+    assert!(x.len() == n * c && w.len() == v * c, "linear_cross_entropy: operands do not match");
+    let coef = 1.0 / n.max(1) as f32;
+    let mut loss = vec![0.0f32; n];
+    let mut logits = vec![0.0f32; ROWS.min(n) * v];
+    let (mut dx, mut dwt) = if grad { (vec![0.0f32; n * c], vec![0.0f32; c * v]) } else { (vec![], vec![]) };
+    let wt = transpose(w, v, c); // (C, V)
+    for (bi, r0) in (0..n).step_by(ROWS).enumerate() {
+        let r = ROWS.min(n - r0);
+        let (xb, lb) = (&x[r0 * c..(r0 + r) * c], &mut logits[..r * v]);
+        matmul(r, v, c, lb, v, false, Mat::rows(xb, c), Mat::rows(&wt, v));
+        rows_par(lb, &t[r0..r0 + r], &mut loss[r0..r0 + r], coef, grad);
+        if grad {
+            let lb = &*lb;
+            matmul(r, c, v, &mut dx[r0 * c..(r0 + r) * c], c, false, Mat::rows(lb, v), Mat::rows(w, c));
+            matmul(c, v, r, &mut dwt, v, bi > 0, Mat::rows_t(xb, c), Mat::rows(lb, v));
+        }
+    }
+    let total: f64 = loss.iter().map(|&l| l as f64).sum();
+    let mean = if n == 0 { f32::NAN } else { (total / n as f64) as f32 };
+    let grads = grad.then(|| (dx, transpose(&dwt, c, v))); // dW (V, C)
+    (mean, grads)
+}
+
 impl CustomOp3 for LinearCrossEntropy {
     fn name(&self) -> &'static str {
         "fused-linear-cross-entropy"
@@ -150,29 +188,10 @@ impl CustomOp3 for LinearCrossEntropy {
         if t.len() != n {
             bail!("{}: {} targets for {n} rows", self.name(), t.len());
         }
-        let coef = 1.0 / n.max(1) as f32;
-        let mut loss = vec![0.0f32; n];
-        let mut logits = vec![0.0f32; ROWS.min(n) * v];
-        let (mut dx, mut dwt) =
-            if self.grad { (vec![0.0f32; n * c], vec![0.0f32; c * v]) } else { (vec![], vec![]) };
-        let wt = transpose(w, v, c); // (C, V)
-        for (bi, r0) in (0..n).step_by(ROWS).enumerate() {
-            let r = ROWS.min(n - r0);
-            let (xb, lb) = (&x[r0 * c..(r0 + r) * c], &mut logits[..r * v]);
-            matmul(r, v, c, lb, v, false, Mat::rows(xb, c), Mat::rows(&wt, v));
-            rows_par(lb, &t[r0..r0 + r], &mut loss[r0..r0 + r], coef, self.grad);
-            if self.grad {
-                let lb = &*lb;
-                matmul(r, c, v, &mut dx[r0 * c..(r0 + r) * c], c, false, Mat::rows(lb, v), Mat::rows(w, c));
-                matmul(c, v, r, &mut dwt, v, bi > 0, Mat::rows_t(xb, c), Mat::rows(lb, v));
-            }
-        }
-        if self.grad {
-            let dw = transpose(&dwt, c, v); // (V, C)
+        let (mean, grads) = loss_and_grads(x, w, &t, c, v, self.grad);
+        if let Some((dx, dw)) = grads {
             *self.grads.lock().unwrap_or_else(|e| e.into_inner()) = Some(Grads::Raw(dx, dw));
         }
-        let total: f64 = loss.iter().map(|&l| l as f64).sum();
-        let mean = if n == 0 { f32::NAN } else { (total / n as f64) as f32 };
         Ok((CpuStorage::F32(vec![mean]), Shape::from(())))
     }
 

@@ -40,6 +40,7 @@ pub(crate) mod simd;
 mod softmax;
 #[cfg(test)]
 mod testutil;
+pub(crate) mod whole;
 
 pub use attention::causal_attention;
 pub use block::{transformer_block, BlockParams};
