@@ -11,7 +11,8 @@
 //! The vocabulary is cut into disjoint classes ([`TokenKind`]), laid out in this order:
 //! `BOS` (0, document separator), `.` (1, end of sentence), `COPY` (2), copy distances,
 //! topic markers, singular determiners, plural determiners, prepositions, relations,
-//! first names, last names, attribute values, and then the content words that fill the rest of
+//! first names, last names, attribute values, Markov states, keys, key values (these three
+//! only when enabled, see below), and then the content words that fill the rest of
 //! `vocab_size`: nouns, adjectives and verbs (each verb lemma has a singular and a plural form).
 //!
 //! A **document** is `BOS`, a topic marker, then one or more sentences. The topic
@@ -50,6 +51,28 @@
 //!   sentence of the current document (`d` uniform in `1..=max_copy_distance`, clamped to the
 //!   oldest available one): an in-context retrieval task (induction heads) whose tokens are free
 //!   once the mechanism is learned.
+//!
+//! Two more kinds are opt-in (weights `p_markov` and `p_keys`, 0 by default; their ids come
+//! after the attribute values and exist only when `markov_states`, `n_keys` and
+//! `n_key_values` are positive). They are meant to make the loss *additive* in model size and
+//! data (`L = E + A/N^α + B/D^β`, issue #8) by putting the size-limited and the data-limited
+//! parts on different tokens:
+//!
+//! * **Markov sentence** `STATE+ .` — a walk of a first-order Markov chain over
+//!   `markov_states` dedicated tokens, started from its stationary distribution, continuing
+//!   after each state with probability `markov_continue`. The transition logits are a fixed
+//!   random matrix `markov_scale * U diag(s) V^T / |s|` (Gaussian `U`, `V` of rank
+//!   `markov_rank`, singular values `s_i = i^-markov_decay`). A model of width `d` predicts the
+//!   next state through a `d`-dimensional unembedding, so its logits from one state have rank
+//!   at most `d`: the best achievable loss falls with width, while the few states and strong
+//!   signal make the chain cheap to estimate from data. *Capacity-limited.*
+//! * **Key sentence** `(KEY VALUE)+ .` — keys drawn from a Zipf law (exponent `key_zipf`) over
+//!   `n_keys` dedicated tokens, each followed by its fixed value (one of `n_key_values` value
+//!   tokens, drawn uniformly per key when the world is built), another pair following with
+//!   probability `keys_continue`. Any model can store a key's value in the key's embedding row,
+//!   so the loss on values depends on how often each key was seen, not on `N`. *Data-limited.*
+//!
+//! Copies may repeat Markov and key sentences like any other original sentence.
 //!
 //! # Why this yields power-law learning curves
 //!
