@@ -65,7 +65,14 @@
 //!   `markov_rank`, singular values `s_i = i^-markov_decay`). A model of width `d` predicts the
 //!   next state through a `d`-dimensional unembedding, so its logits from one state have rank
 //!   at most `d`: the best achievable loss falls with width, while the few states and strong
-//!   signal make the chain cheap to estimate from data. *Capacity-limited.*
+//!   signal make the chain cheap to estimate from data. *Capacity-limited.* Measured (numpy,
+//!   best rank-`d` softmax fit by Adam): random Gaussian low-rank logits are *easy* for a
+//!   softmax (128 states, full rank, decay 0.5, scale 3: excess 0.065 / 0.008 / 0.000 nats per
+//!   transition at `d` = 16 / 32 / 64), so `markov_successors = k > 0` selects a *sparse*
+//!   grammar instead: each state has `k` random successors with probabilities
+//!   `∝ i^-markov_decay`, plus `markov_noise` of the mass spread uniformly (256 states, k = 16,
+//!   noise 0.05: 0.47 / 0.090 / 0.041 / 0.025 at `d` = 16 / 32 / 48 / 64).
+//!   Random sparse log-probability patterns have high rank (the softmax bottleneck).
 //! * **Key sentence** `(KEY VALUE)+ .` — keys drawn from a Zipf law (exponent `key_zipf`) over
 //!   `n_keys` dedicated tokens, each followed by its fixed value (one of `n_key_values` value
 //!   tokens, drawn uniformly per key when the world is built), another pair following with
@@ -255,6 +262,15 @@ pub struct SyntheticConfig {
     /// Probability in [0, 1) that a Markov sentence continues with another state.
     #[serde(skip_serializing_if = "is_default_markov_continue")]
     pub markov_continue: f64,
+    /// Sparse grammar: number of random successors of each state (0 = dense low-rank logits,
+    /// the default). The successors' probabilities fall as `i^-markov_decay` and
+    /// `markov_noise` of the mass is spread uniformly over all states; `markov_rank` and
+    /// `markov_scale` are then unused.
+    #[serde(skip_serializing_if = "is_zero_u")]
+    pub markov_successors: usize,
+    /// Sparse grammar: share of each transition row spread uniformly over all states.
+    #[serde(skip_serializing_if = "is_default_markov_noise")]
+    pub markov_noise: f64,
     /// Relative weight of key sentences ("cheap facts"; 0 = none, the default).
     #[serde(skip_serializing_if = "is_zero_f")]
     pub p_keys: f64,
@@ -275,6 +291,7 @@ pub struct SyntheticConfig {
 const DEFAULT_MARKOV_DECAY: f64 = 1.0;
 const DEFAULT_MARKOV_SCALE: f64 = 3.0;
 const DEFAULT_MARKOV_CONTINUE: f64 = 0.9;
+const DEFAULT_MARKOV_NOISE: f64 = 0.05;
 const DEFAULT_KEY_ZIPF: f64 = 1.5;
 const DEFAULT_KEYS_CONTINUE: f64 = 0.8;
 
@@ -292,6 +309,9 @@ fn is_default_markov_scale(x: &f64) -> bool {
 }
 fn is_default_markov_continue(x: &f64) -> bool {
     *x == DEFAULT_MARKOV_CONTINUE
+}
+fn is_default_markov_noise(x: &f64) -> bool {
+    *x == DEFAULT_MARKOV_NOISE
 }
 fn is_default_key_zipf(x: &f64) -> bool {
     *x == DEFAULT_KEY_ZIPF
@@ -341,6 +361,8 @@ impl Default for SyntheticConfig {
             markov_decay: DEFAULT_MARKOV_DECAY,
             markov_scale: DEFAULT_MARKOV_SCALE,
             markov_continue: DEFAULT_MARKOV_CONTINUE,
+            markov_successors: 0,
+            markov_noise: DEFAULT_MARKOV_NOISE,
             p_keys: 0.0,
             n_keys: 0,
             n_key_values: 0,
@@ -472,6 +494,24 @@ impl SyntheticConfig {
                 self.markov_rank,
                 key("markov_states"),
                 self.markov_states
+            ));
+        }
+        if self.markov_successors > self.markov_states {
+            return Err(format!(
+                "{} = {} exceeds {} = {}: lower it (0 = dense grammar)",
+                key("markov_successors"),
+                self.markov_successors,
+                key("markov_states"),
+                self.markov_states
+            ));
+        }
+        let noise_ok =
+            if self.markov_successors > 0 { 0.0 < self.markov_noise } else { 0.0 <= self.markov_noise };
+        if !(self.markov_noise.is_finite() && noise_ok && self.markov_noise <= 1.0) {
+            return Err(format!(
+                "{} = {}: it must be in (0, 1] (every transition needs a positive probability)",
+                key("markov_noise"),
+                self.markov_noise
             ));
         }
         if self.p_keys > 0.0 && (self.n_keys == 0 || self.n_key_values == 0) {
@@ -810,6 +850,29 @@ impl Markov {
                 Dist::new(&logits.iter().map(|l| (l - m).exp()).collect::<Vec<_>>())
             })
             .collect();
+        Self::from_rows(rows)
+    }
+
+    /// Each state moves to one of `k` random successors (probabilities `i^-decay`) with
+    /// probability `1 - noise`, else to a uniformly random state. Log-probability matrices of
+    /// random sparse patterns have high rank, so a narrow model cannot represent them.
+    fn sparse(rng: &mut ChaCha8Rng, n: usize, k: usize, decay: f64, noise: f64) -> Self {
+        let mut w = zipf(k, decay);
+        normalise(&mut w);
+        let rows = (0..n)
+            .map(|_| {
+                let mut p = vec![noise / n as f64; n];
+                for (j, &wj) in index::sample(rng, n, k).iter().zip(&w) {
+                    p[j] += (1.0 - noise) * wj;
+                }
+                Dist::new(&p)
+            })
+            .collect();
+        Self::from_rows(rows)
+    }
+
+    fn from_rows(rows: Vec<Dist>) -> Self {
+        let n = rows.len();
         // Stationary distribution by power iteration (the chain is irreducible and aperiodic:
         // every transition has positive probability).
         let mut pi = vec![1.0 / n as f64; n];
@@ -1001,7 +1064,17 @@ impl SyntheticCorpus {
         let markov = (cfg.markov_states > 0).then(|| {
             let rank = if cfg.markov_rank == 0 { cfg.markov_states } else { cfg.markov_rank };
             let mut r = seeded(seed, 0, *b"markov\0\0");
-            Markov::new(&mut r, cfg.markov_states, rank, cfg.markov_decay, cfg.markov_scale)
+            if cfg.markov_successors > 0 {
+                Markov::sparse(
+                    &mut r,
+                    cfg.markov_states,
+                    cfg.markov_successors,
+                    cfg.markov_decay,
+                    cfg.markov_noise,
+                )
+            } else {
+                Markov::new(&mut r, cfg.markov_states, rank, cfg.markov_decay, cfg.markov_scale)
+            }
         });
         let key_dist = Dist::new(&zipf(cfg.n_keys, cfg.key_zipf));
         let key_values: Vec<u32> = if cfg.n_key_values == 0 {
@@ -1828,6 +1901,7 @@ mod tests {
             p_markov: 0.4,
             markov_states: 32,
             markov_rank: 24,
+            markov_successors: 4,
             p_keys: 0.3,
             n_keys: 200,
             n_key_values: 8,
@@ -1889,9 +1963,15 @@ mod tests {
         let se = (var / means.len() as f64).sqrt();
         assert!((m - exact).abs() < 4.0 * se + 1e-3, "empirical {m} vs exact {exact} (se {se})");
         // Markov only, keys only: still exact.
-        for (pm, pk) in [(1.0, 0.0), (0.0, 1.0)] {
-            let cfg =
-                SyntheticConfig { p_fact: 0.0, p_prose: 0.0, p_markov: pm, p_keys: pk, ..c.config().clone() };
+        for (pm, pk, succ) in [(1.0, 0.0, 0), (1.0, 0.0, 6), (0.0, 1.0, 0)] {
+            let cfg = SyntheticConfig {
+                p_fact: 0.0,
+                p_prose: 0.0,
+                p_markov: pm,
+                p_keys: pk,
+                markov_successors: succ,
+                ..c.config().clone()
+            };
             let c = SyntheticCorpus::new(&cfg, 4).expect("valid");
             let (exact, est) = (c.entropy_rate(), c.entropy_floor(1_000_000));
             assert!((est - exact).abs() < 0.02, "p_markov {pm}: estimate {est} vs exact {exact}");
