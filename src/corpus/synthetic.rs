@@ -11,7 +11,8 @@
 //! The vocabulary is cut into disjoint classes ([`TokenKind`]), laid out in this order:
 //! `BOS` (0, document separator), `.` (1, end of sentence), `COPY` (2), copy distances,
 //! topic markers, singular determiners, plural determiners, prepositions, relations,
-//! first names, last names, attribute values, and then the content words that fill the rest of
+//! first names, last names, attribute values, Markov states, keys, key values (these three
+//! only when enabled, see below), and then the content words that fill the rest of
 //! `vocab_size`: nouns, adjectives and verbs (each verb lemma has a singular and a plural form).
 //!
 //! A **document** is `BOS`, a topic marker, then one or more sentences. The topic
@@ -50,6 +51,35 @@
 //!   sentence of the current document (`d` uniform in `1..=max_copy_distance`, clamped to the
 //!   oldest available one): an in-context retrieval task (induction heads) whose tokens are free
 //!   once the mechanism is learned.
+//!
+//! Two more kinds are opt-in (weights `p_markov` and `p_keys`, 0 by default; their ids come
+//! after the attribute values and exist only when `markov_states`, `n_keys` and
+//! `n_key_values` are positive). They are meant to make the loss *additive* in model size and
+//! data (`L = E + A/N^α + B/D^β`, issue #8) by putting the size-limited and the data-limited
+//! parts on different tokens:
+//!
+//! * **Markov sentence** `STATE+ .` — a walk of a first-order Markov chain over
+//!   `markov_states` dedicated tokens, started from its stationary distribution, continuing
+//!   after each state with probability `markov_continue`. The transition logits are a fixed
+//!   random matrix `markov_scale * U diag(s) V^T / |s|` (Gaussian `U`, `V` of rank
+//!   `markov_rank`, singular values `s_i = i^-markov_decay`). A model of width `d` predicts the
+//!   next state through a `d`-dimensional unembedding, so its logits from one state have rank
+//!   at most `d`: the best achievable loss falls with width, while the few states and strong
+//!   signal make the chain cheap to estimate from data. *Capacity-limited.* Measured (numpy,
+//!   best rank-`d` softmax fit by Adam): random Gaussian low-rank logits are *easy* for a
+//!   softmax (128 states, full rank, decay 0.5, scale 3: excess 0.065 / 0.008 / 0.000 nats per
+//!   transition at `d` = 16 / 32 / 64), so `markov_successors = k > 0` selects a *sparse*
+//!   grammar instead: each state has `k` random successors with probabilities
+//!   `∝ i^-markov_decay`, plus `markov_noise` of the mass spread uniformly (256 states, k = 16,
+//!   noise 0.05: 0.47 / 0.090 / 0.041 / 0.025 at `d` = 16 / 32 / 48 / 64).
+//!   Random sparse log-probability patterns have high rank (the softmax bottleneck).
+//! * **Key sentence** `(KEY VALUE)+ .` — keys drawn from a Zipf law (exponent `key_zipf`) over
+//!   `n_keys` dedicated tokens, each followed by its fixed value (one of `n_key_values` value
+//!   tokens, drawn uniformly per key when the world is built), another pair following with
+//!   probability `keys_continue`. Any model can store a key's value in the key's embedding row,
+//!   so the loss on values depends on how often each key was seen, not on `N`. *Data-limited.*
+//!
+//! Copies may repeat Markov and key sentences like any other original sentence.
 //!
 //! # Why this yields power-law learning curves
 //!
@@ -212,6 +242,82 @@ pub struct SyntheticConfig {
     pub verb_favourites: usize,
     /// Probability in [0, 1] that an object noun is one of the verb's favourites.
     pub verb_object_affinity: f64,
+    /// Relative weight of Markov sentences (0 = none, the default). Like every key below, it is
+    /// left out of the serialized config while it has its default value, so configs that do
+    /// not use the additive mechanisms keep their corpus ids and run ids.
+    #[serde(skip_serializing_if = "is_zero_f")]
+    pub p_markov: f64,
+    /// Number of Markov state tokens (their own class; 0 = none).
+    #[serde(skip_serializing_if = "is_zero_u")]
+    pub markov_states: usize,
+    /// Rank of the transition-logit matrix (0 = `markov_states`).
+    #[serde(skip_serializing_if = "is_zero_u")]
+    pub markov_rank: usize,
+    /// Singular values of the transition-logit matrix decay as `i^-markov_decay`.
+    #[serde(skip_serializing_if = "is_default_markov_decay")]
+    pub markov_decay: f64,
+    /// Standard deviation of a transition logit (larger = more predictable transitions).
+    #[serde(skip_serializing_if = "is_default_markov_scale")]
+    pub markov_scale: f64,
+    /// Probability in [0, 1) that a Markov sentence continues with another state.
+    #[serde(skip_serializing_if = "is_default_markov_continue")]
+    pub markov_continue: f64,
+    /// Sparse grammar: number of random successors of each state (0 = dense low-rank logits,
+    /// the default). The successors' probabilities fall as `i^-markov_decay` and
+    /// `markov_noise` of the mass is spread uniformly over all states; `markov_rank` and
+    /// `markov_scale` are then unused.
+    #[serde(skip_serializing_if = "is_zero_u")]
+    pub markov_successors: usize,
+    /// Sparse grammar: share of each transition row spread uniformly over all states.
+    #[serde(skip_serializing_if = "is_default_markov_noise")]
+    pub markov_noise: f64,
+    /// Relative weight of key sentences ("cheap facts"; 0 = none, the default).
+    #[serde(skip_serializing_if = "is_zero_f")]
+    pub p_keys: f64,
+    /// Number of key tokens (their own class; 0 = none).
+    #[serde(skip_serializing_if = "is_zero_u")]
+    pub n_keys: usize,
+    /// Number of key-value tokens (their own class; each key has one fixed value).
+    #[serde(skip_serializing_if = "is_zero_u")]
+    pub n_key_values: usize,
+    /// Zipf exponent of key frequencies.
+    #[serde(skip_serializing_if = "is_default_key_zipf")]
+    pub key_zipf: f64,
+    /// Probability in [0, 1) that a key sentence continues with another `KEY VALUE` pair.
+    #[serde(skip_serializing_if = "is_default_keys_continue")]
+    pub keys_continue: f64,
+}
+
+const DEFAULT_MARKOV_DECAY: f64 = 1.0;
+const DEFAULT_MARKOV_SCALE: f64 = 3.0;
+const DEFAULT_MARKOV_CONTINUE: f64 = 0.9;
+const DEFAULT_MARKOV_NOISE: f64 = 0.05;
+const DEFAULT_KEY_ZIPF: f64 = 1.5;
+const DEFAULT_KEYS_CONTINUE: f64 = 0.8;
+
+fn is_zero_f(x: &f64) -> bool {
+    *x == 0.0
+}
+fn is_zero_u(x: &usize) -> bool {
+    *x == 0
+}
+fn is_default_markov_decay(x: &f64) -> bool {
+    *x == DEFAULT_MARKOV_DECAY
+}
+fn is_default_markov_scale(x: &f64) -> bool {
+    *x == DEFAULT_MARKOV_SCALE
+}
+fn is_default_markov_continue(x: &f64) -> bool {
+    *x == DEFAULT_MARKOV_CONTINUE
+}
+fn is_default_markov_noise(x: &f64) -> bool {
+    *x == DEFAULT_MARKOV_NOISE
+}
+fn is_default_key_zipf(x: &f64) -> bool {
+    *x == DEFAULT_KEY_ZIPF
+}
+fn is_default_keys_continue(x: &f64) -> bool {
+    *x == DEFAULT_KEYS_CONTINUE
 }
 
 impl Default for SyntheticConfig {
@@ -249,6 +355,19 @@ impl Default for SyntheticConfig {
             p_verb_pp: 0.3,
             verb_favourites: 4,
             verb_object_affinity: 0.5,
+            p_markov: 0.0,
+            markov_states: 0,
+            markov_rank: 0,
+            markov_decay: DEFAULT_MARKOV_DECAY,
+            markov_scale: DEFAULT_MARKOV_SCALE,
+            markov_continue: DEFAULT_MARKOV_CONTINUE,
+            markov_successors: 0,
+            markov_noise: DEFAULT_MARKOV_NOISE,
+            p_keys: 0.0,
+            n_keys: 0,
+            n_key_values: 0,
+            key_zipf: DEFAULT_KEY_ZIPF,
+            keys_continue: DEFAULT_KEYS_CONTINUE,
         }
     }
 }
@@ -275,6 +394,9 @@ impl SyntheticConfig {
             self.n_first_names,
             self.n_last_names,
             self.n_attribute_tokens,
+            self.markov_states,
+            self.n_keys,
+            self.n_key_values,
         ]
         .iter()
         .fold(0usize, |a, &b| a.saturating_add(b))
@@ -334,18 +456,91 @@ impl SyntheticConfig {
                 return Err(format!("{} = {v}: it is a probability, so it must be in [0, 1]", key(k)));
             }
         }
-        let weights = [("p_fact", self.p_fact), ("p_prose", self.p_prose), ("p_copy", self.p_copy)];
+        let weights = [
+            ("p_fact", self.p_fact),
+            ("p_prose", self.p_prose),
+            ("p_copy", self.p_copy),
+            ("p_markov", self.p_markov),
+            ("p_keys", self.p_keys),
+        ];
         for (k, v) in weights {
             if !(v.is_finite() && v >= 0.0) {
                 return Err(format!("{} = {v}: sentence-kind weights must be finite and >= 0", key(k)));
             }
         }
-        if self.p_fact + self.p_prose <= 0.0 {
+        if self.p_fact + self.p_prose + self.p_markov + self.p_keys <= 0.0 {
             return Err(format!(
-                "{} and {} are both 0: at least one must be positive (copies need an original \
-                 sentence to copy)",
+                "{}, {}, {} and {} are all 0: at least one must be positive (copies need an \
+                 original sentence to copy)",
                 key("p_fact"),
-                key("p_prose")
+                key("p_prose"),
+                key("p_markov"),
+                key("p_keys")
+            ));
+        }
+        if self.p_markov > 0.0 && self.markov_states < 2 {
+            return Err(format!(
+                "{} = {} but {} = {}: Markov sentences need at least 2 states (e.g. 128)",
+                key("p_markov"),
+                self.p_markov,
+                key("markov_states"),
+                self.markov_states
+            ));
+        }
+        if self.markov_rank > self.markov_states.max(1) {
+            return Err(format!(
+                "{} = {} exceeds {} = {}: lower it (0 = full rank)",
+                key("markov_rank"),
+                self.markov_rank,
+                key("markov_states"),
+                self.markov_states
+            ));
+        }
+        if self.markov_successors > self.markov_states {
+            return Err(format!(
+                "{} = {} exceeds {} = {}: lower it (0 = dense grammar)",
+                key("markov_successors"),
+                self.markov_successors,
+                key("markov_states"),
+                self.markov_states
+            ));
+        }
+        let noise_ok =
+            if self.markov_successors > 0 { 0.0 < self.markov_noise } else { 0.0 <= self.markov_noise };
+        if !(self.markov_noise.is_finite() && noise_ok && self.markov_noise <= 1.0) {
+            return Err(format!(
+                "{} = {}: it must be in (0, 1] (every transition needs a positive probability)",
+                key("markov_noise"),
+                self.markov_noise
+            ));
+        }
+        if self.p_keys > 0.0 && (self.n_keys == 0 || self.n_key_values == 0) {
+            return Err(format!(
+                "{} = {} needs {} and {} >= 1 (e.g. 1000 and 16)",
+                key("p_keys"),
+                self.p_keys,
+                key("n_keys"),
+                key("n_key_values")
+            ));
+        }
+        for (k, v) in [("markov_continue", self.markov_continue), ("keys_continue", self.keys_continue)] {
+            if !(v.is_finite() && (0.0..1.0).contains(&v)) {
+                return Err(format!(
+                    "{} = {v}: it is a probability below 1, so it must be in [0, 1)",
+                    key(k)
+                ));
+            }
+        }
+        for (k, v) in [("markov_decay", self.markov_decay), ("key_zipf", self.key_zipf)] {
+            if !(v.is_finite() && (0.0..=10.0).contains(&v)) {
+                return Err(format!("{} = {v}: an exponent must be a number in [0, 10]", key(k)));
+            }
+        }
+        if !(self.markov_scale.is_finite() && (0.0..=50.0).contains(&self.markov_scale)) {
+            return Err(format!(
+                "{} = {}: a logit scale must be in [0, 50] (e.g. 3)",
+                key("markov_scale"),
+                self.markov_scale
             ));
         }
         if !(self.mean_sentences.is_finite() && self.mean_sentences >= 1.0) {
@@ -380,7 +575,8 @@ impl SyntheticConfig {
             return Err(format!(
                 "{} = {} is too small: the structure uses {fixed} ids (3 specials + \
                  max_copy_distance + n_topics + 2*n_determiners + n_prepositions + n_relations \
-                 + n_first_names + n_last_names + n_attribute_tokens) and at least \
+                 + n_first_names + n_last_names + n_attribute_tokens + markov_states + n_keys \
+                 + n_key_values) and at least \
                  {MIN_CONTENT_IDS} more are needed for content words; raise vocab_size to at \
                  least {} or shrink those counts",
                 key("vocab_size"),
@@ -438,6 +634,12 @@ pub enum TokenKind {
     VerbSingular,
     /// Verb, plural form.
     VerbPlural,
+    /// State of the Markov grammar (Markov sentences only).
+    MarkovState,
+    /// Key of a key sentence ("cheap fact").
+    Key,
+    /// Value of a key (deterministic given the key).
+    KeyValue,
 }
 
 /// A normalised categorical distribution with a CDF for sampling and exact log-probabilities.
@@ -526,16 +728,26 @@ fn topic_mixture(rng: &mut ChaCha8Rng, n: usize, topics: usize, s: f64, lambda: 
 }
 
 /// Probabilities (and their logs) of how a sentence starts, given whether copies are possible.
+///
+/// The branches are tried in the order copy, name, determiner, Markov, key on one uniform draw
+/// `u`; a cut is infinite when every later branch has probability 0, so that rounding can never
+/// select a zero-probability branch (and so that configs without Markov and key sentences make
+/// exactly the draws and decisions they made before those kinds existed).
 #[derive(Clone, Debug)]
 struct Start {
     p_copy: f64,
     /// `u < name_cut` (and `>= p_copy`) starts with a name (a fact, or prose with a name
-    /// subject); above it, a determiner. Infinite when no sentence starts with a determiner, so
-    /// that rounding can never select a zero-probability branch.
+    /// subject); above it, a determiner (or a later kind).
     name_cut: f64,
+    /// `u < det_cut` (and `>= name_cut`) starts with a determiner (a prose sentence).
+    det_cut: f64,
+    /// `u < markov_cut` (and `>= det_cut`) is a Markov sentence; above it, a key sentence.
+    markov_cut: f64,
     ln_copy: f64,
     ln_name: f64,
     ln_det: f64,
+    ln_markov: f64,
+    ln_keys: f64,
     /// P(fact | starts with a name), revealed by the third token.
     fact_given_name: f64,
     ln_fact_given_name: f64,
@@ -543,17 +755,24 @@ struct Start {
 }
 
 impl Start {
-    fn new(pf: f64, pp: f64, pc: f64, p_name_subject: f64) -> Self {
-        let t = pf + pp + pc;
-        let (pf, pp, pc) = (pf / t, pp / t, pc / t);
+    fn new(w: [f64; 5], p_name_subject: f64) -> Self {
+        let [pf, pp, pc, pm, pk] = w;
+        let t = pf + pp + pc + pm + pk;
+        let (pf, pp, pc, pm, pk) = (pf / t, pp / t, pc / t, pm / t, pk / t);
         let p_name = pf + pp * p_name_subject;
+        let p_det = pp * (1.0 - p_name_subject);
         let fact_given_name = if p_name > 0.0 { pf / p_name } else { 0.0 };
+        let cut = |c: f64, rest: f64| if rest > 0.0 { c } else { f64::INFINITY };
         Self {
             p_copy: pc,
-            name_cut: if pp * (1.0 - p_name_subject) > 0.0 { pc + p_name } else { f64::INFINITY },
+            name_cut: cut(pc + p_name, p_det + pm + pk),
+            det_cut: cut(pc + p_name + p_det, pm + pk),
+            markov_cut: cut(pc + p_name + p_det + pm, pk),
             ln_copy: ln(pc),
             ln_name: ln(p_name),
-            ln_det: ln(pp * (1.0 - p_name_subject)),
+            ln_det: ln(p_det),
+            ln_markov: ln(pm),
+            ln_keys: ln(pk),
             fact_given_name,
             ln_fact_given_name: ln(fact_given_name),
             ln_prose_given_name: ln(1.0 - fact_given_name),
@@ -596,6 +815,90 @@ enum NpRole {
     Plain,
 }
 
+/// The Markov grammar of Markov sentences: transition rows and their stationary distribution.
+#[derive(Clone, Debug)]
+struct Markov {
+    rows: Vec<Dist>,
+    /// Stationary distribution (a sentence's first state is drawn from it, so every state of a
+    /// Markov sentence has this marginal).
+    start: Dist,
+}
+
+impl Markov {
+    /// Transition logits `scale * U diag(s) V^T / |s|` with Gaussian `U`, `V` (`n x rank`) and
+    /// singular-value profile `s_i = i^-decay`: every logit has standard deviation `scale`.
+    fn new(rng: &mut ChaCha8Rng, n: usize, rank: usize, decay: f64, scale: f64) -> Self {
+        let mut gauss = || {
+            // Box-Muller (one value per pair of uniforms; portable and reproducible).
+            let u1: f64 = 1.0 - rng.gen::<f64>();
+            let u2: f64 = rng.gen();
+            (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+        };
+        let u: Vec<f64> = (0..n * rank).map(|_| gauss()).collect();
+        let v: Vec<f64> = (0..n * rank).map(|_| gauss()).collect();
+        let sv: Vec<f64> = (1..=rank).map(|i| (i as f64).powf(-decay)).collect();
+        let norm = sv.iter().map(|x| x * x).sum::<f64>().sqrt();
+        let rows: Vec<Dist> = (0..n)
+            .map(|i| {
+                let logits: Vec<f64> = (0..n)
+                    .map(|j| {
+                        scale / norm
+                            * (0..rank).map(|k| u[i * rank + k] * sv[k] * v[j * rank + k]).sum::<f64>()
+                    })
+                    .collect();
+                let m = logits.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                Dist::new(&logits.iter().map(|l| (l - m).exp()).collect::<Vec<_>>())
+            })
+            .collect();
+        Self::from_rows(rows)
+    }
+
+    /// Each state moves to one of `k` random successors (probabilities `i^-decay`) with
+    /// probability `1 - noise`, else to a uniformly random state. Log-probability matrices of
+    /// random sparse patterns have high rank, so a narrow model cannot represent them.
+    fn sparse(rng: &mut ChaCha8Rng, n: usize, k: usize, decay: f64, noise: f64) -> Self {
+        let mut w = zipf(k, decay);
+        normalise(&mut w);
+        let rows = (0..n)
+            .map(|_| {
+                let mut p = vec![noise / n as f64; n];
+                for (j, &wj) in index::sample(rng, n, k).iter().zip(&w) {
+                    p[j] += (1.0 - noise) * wj;
+                }
+                Dist::new(&p)
+            })
+            .collect();
+        Self::from_rows(rows)
+    }
+
+    fn from_rows(rows: Vec<Dist>) -> Self {
+        let n = rows.len();
+        // Stationary distribution by power iteration (the chain is irreducible and aperiodic:
+        // every transition has positive probability).
+        let mut pi = vec![1.0 / n as f64; n];
+        for _ in 0..100_000 {
+            let mut next = vec![0.0; n];
+            for (i, row) in rows.iter().enumerate() {
+                for (j, x) in next.iter_mut().enumerate() {
+                    *x += pi[i] * row.p(j);
+                }
+            }
+            normalise(&mut next);
+            let diff: f64 = next.iter().zip(&pi).map(|(a, b)| (a - b).abs()).sum();
+            pi = next;
+            if diff < 1e-15 {
+                break;
+            }
+        }
+        Self { start: Dist::new(&pi), rows }
+    }
+
+    /// Entropy of the next state given the current one, averaged over the stationary law.
+    fn transition_entropy(&self) -> f64 {
+        self.rows.iter().enumerate().map(|(i, r)| self.start.p(i) * r.entropy).sum()
+    }
+}
+
 /// The generator's world: lexicon layout, topics, grammar and fact table.
 #[derive(Clone, Debug)]
 pub struct SyntheticCorpus {
@@ -634,6 +937,15 @@ pub struct SyntheticCorpus {
     subj_last: Vec<u32>,
     /// Attribute token of fact `(s, r)` at `s * n_relations + r`.
     facts: Vec<u32>,
+    /// First ids of the Markov states, keys and key values.
+    id_markov: u32,
+    id_key: u32,
+    /// The Markov grammar, when `markov_states > 0`.
+    markov: Option<Markov>,
+    /// Zipf law over the keys.
+    key_dist: Dist,
+    /// Value token of each key.
+    key_values: Vec<u32>,
     start_first: Start,
     start_later: Start,
     p_end: f64,
@@ -672,6 +984,9 @@ impl SyntheticCorpus {
         let id_first = block(&mut kinds, TokenKind::FirstName, cfg.n_first_names);
         let id_last = block(&mut kinds, TokenKind::LastName, cfg.n_last_names);
         let id_attr = block(&mut kinds, TokenKind::Attribute, cfg.n_attribute_tokens);
+        let id_markov = block(&mut kinds, TokenKind::MarkovState, cfg.markov_states);
+        let id_key = block(&mut kinds, TokenKind::Key, cfg.n_keys);
+        let id_key_value = block(&mut kinds, TokenKind::KeyValue, cfg.n_key_values);
         let id_noun = block(&mut kinds, TokenKind::Noun, n_nouns);
         let id_adj = block(&mut kinds, TokenKind::Adjective, n_adjs);
         let id_verb = next;
@@ -744,8 +1059,38 @@ impl SyntheticCorpus {
             }
         }
 
+        // Markov grammar and keys, from their own random streams (the rest of the world does
+        // not depend on whether they exist).
+        let markov = (cfg.markov_states > 0).then(|| {
+            let rank = if cfg.markov_rank == 0 { cfg.markov_states } else { cfg.markov_rank };
+            let mut r = seeded(seed, 0, *b"markov\0\0");
+            if cfg.markov_successors > 0 {
+                Markov::sparse(
+                    &mut r,
+                    cfg.markov_states,
+                    cfg.markov_successors,
+                    cfg.markov_decay,
+                    cfg.markov_noise,
+                )
+            } else {
+                Markov::new(&mut r, cfg.markov_states, rank, cfg.markov_decay, cfg.markov_scale)
+            }
+        });
+        let key_dist = Dist::new(&zipf(cfg.n_keys, cfg.key_zipf));
+        let key_values: Vec<u32> = if cfg.n_key_values == 0 {
+            Vec::new()
+        } else {
+            let mut r = seeded(seed, 0, *b"keys\0\0\0\0");
+            (0..cfg.n_keys).map(|_| id_key_value + r.gen_range(0..cfg.n_key_values) as u32).collect()
+        };
+
         let p_end = 1.0 / cfg.mean_sentences;
         Ok(Self {
+            id_markov,
+            id_key,
+            markov,
+            key_dist,
+            key_values,
             cfg: cfg.clone(),
             seed,
             kinds,
@@ -776,8 +1121,14 @@ impl SyntheticCorpus {
             subj_first,
             subj_last,
             facts,
-            start_first: Start::new(cfg.p_fact, cfg.p_prose, 0.0, cfg.p_name_subject),
-            start_later: Start::new(cfg.p_fact, cfg.p_prose, cfg.p_copy, cfg.p_name_subject),
+            start_first: Start::new(
+                [cfg.p_fact, cfg.p_prose, 0.0, cfg.p_markov, cfg.p_keys],
+                cfg.p_name_subject,
+            ),
+            start_later: Start::new(
+                [cfg.p_fact, cfg.p_prose, cfg.p_copy, cfg.p_markov, cfg.p_keys],
+                cfg.p_name_subject,
+            ),
             p_end,
             ln_p_end: ln(p_end),
             ln_continue: ln(1.0 - p_end),
@@ -868,10 +1219,30 @@ impl SyntheticCorpus {
         }
         let ln_det = -self.ln_det; // entropy of number + determiner
         let (p_spp, p_obj, p_vpp, pn) = (c.p_subject_pp, c.p_object, c.p_verb_pp, c.p_name_subject);
-        let tot = c.p_fact + c.p_prose + c.p_copy;
+        let tot = c.p_fact + c.p_prose + c.p_copy + c.p_markov + c.p_keys;
         let (pf, pp, pc) = (c.p_fact / tot, c.p_prose / tot, c.p_copy / tot);
-        let f1 = c.p_fact / (c.p_fact + c.p_prose);
-        let h3 = -[pf, pp, pc].iter().filter(|&&p| p > 0.0).map(|p| p * p.ln()).sum::<f64>();
+        let (pm, pk) = (c.p_markov / tot, c.p_keys / tot);
+        let h_list = |w: &[f64]| -w.iter().filter(|&&p| p > 0.0).map(|p| p * p.ln()).sum::<f64>();
+        let h3 = h_list(&[pf, pp, pc, pm, pk]);
+        // Kind of an original (non-copy) sentence: fact, prose, Markov, key.
+        let orig = c.p_fact + c.p_prose + c.p_markov + c.p_keys;
+        let (f1, o_p, o_m, o_k) = (c.p_fact / orig, c.p_prose / orig, c.p_markov / orig, c.p_keys / orig);
+        let h_kind_first = if o_m + o_k > 0.0 { h_list(&[f1, o_p, o_m, o_k]) } else { h2(f1) };
+        // Markov sentences: a stationary walk of geometric length, then `.`.
+        let (h_markov, len_markov) = match &self.markov {
+            Some(m) => {
+                let e_states = 1.0 / (1.0 - c.markov_continue);
+                let h = m.start.entropy
+                    + e_states * h2(c.markov_continue)
+                    + (e_states - 1.0) * m.transition_entropy();
+                (h, e_states + 1.0)
+            }
+            None => (0.0, 0.0),
+        };
+        // Key sentences: a geometric number of `KEY VALUE` pairs (values are free), then `.`.
+        let e_pairs = 1.0 / (1.0 - c.keys_continue);
+        let (h_keys, len_keys) =
+            (e_pairs * (self.key_dist.entropy + h2(c.keys_continue)), 2.0 * e_pairs + 1.0);
         let em = c.mean_sentences;
         let len_plain = 2.0 + e_adj;
         let len_pp = 1.0 + len_plain;
@@ -879,8 +1250,12 @@ impl SyntheticCorpus {
         let len_vp = 1.0 + p_obj * len_plain + p_vpp * len_pp + 1.0;
         let len_fact = 2.0 + 2.0 * e_k + 1.0;
         let len_prose = pn * (2.0 + len_vp) + (1.0 - pn) * (len_subj + len_vp);
-        let len_orig = f1 * len_fact + (1.0 - f1) * len_prose;
-        let len_later = (pf + pp) * len_orig + pc * (2.0 + len_orig);
+        let len_orig = if o_m + o_k > 0.0 {
+            f1 * len_fact + o_p * len_prose + o_m * len_markov + o_k * len_keys
+        } else {
+            f1 * len_fact + (1.0 - f1) * len_prose
+        };
+        let len_later = (1.0 - pc) * len_orig + pc * (2.0 + len_orig);
         let len_doc = 2.0 + len_orig + (em - 1.0) * len_later;
 
         let (mut h_doc, mut l_doc) = (self.topic.entropy, 0.0);
@@ -896,9 +1271,13 @@ impl SyntheticCorpus {
             let h_subj = self.subjects[t].entropy;
             let h_prose = h2(pn) + pn * (h_subj + vp) + (1.0 - pn) * (np_subj + vp);
             let h_fact = h_subj + h_k + e_k * self.rel.entropy;
-            let content = f1 * h_fact + (1.0 - f1) * h_prose;
-            let h_first = h2(f1) + content;
-            let h_later = h3 + (pf + pp) * content + pc * (-self.ln_copy_dist);
+            let content = if o_m + o_k > 0.0 {
+                f1 * h_fact + o_p * h_prose + o_m * h_markov + o_k * h_keys
+            } else {
+                f1 * h_fact + (1.0 - f1) * h_prose
+            };
+            let h_first = h_kind_first + content;
+            let h_later = h3 + (1.0 - pc) * content + pc * (-self.ln_copy_dist);
             let h = h_first + (em - 1.0) * h_later + em * h2(self.p_end);
             h_doc += pt * h;
             l_doc += pt * len_doc;
@@ -1088,10 +1467,16 @@ impl SyntheticCorpus {
                         sink.decide(sp.ln_prose_given_name);
                         self.predicate(rng, sink, t, false);
                     }
-                } else {
+                } else if u < sp.det_cut {
                     sink.decide(sp.ln_det);
                     let plural = self.noun_phrase(rng, sink, t, NpRole::Subject);
                     self.predicate(rng, sink, t, plural);
+                } else if u < sp.markov_cut {
+                    sink.decide(sp.ln_markov);
+                    self.markov_sentence(rng, sink);
+                } else {
+                    sink.decide(sp.ln_keys);
+                    self.key_sentence(rng, sink);
                 }
                 originals.push((start, sink.toks.len() - 1));
             }
@@ -1125,6 +1510,44 @@ impl SyntheticCorpus {
                 sink.decide(ln(self.cfg.p_more_facts));
             } else {
                 sink.decide(ln(1.0 - self.cfg.p_more_facts));
+                break;
+            }
+        }
+        sink.emit(PERIOD, 0.0);
+    }
+
+    /// `STATE+ .`: a walk of the Markov grammar from its stationary distribution, continuing
+    /// after each state with probability `markov_continue`.
+    fn markov_sentence(&self, rng: &mut ChaCha8Rng, sink: &mut Sink) {
+        let m = self.markov.as_ref().expect("p_markov > 0 implies a Markov grammar");
+        let mut x = m.start.sample(rng);
+        sink.emit(self.id_markov + x as u32, m.start.ln_p[x]);
+        let pc = self.cfg.markov_continue;
+        loop {
+            if rng.gen::<f64>() < pc {
+                sink.decide(ln(pc));
+                let row = &m.rows[x];
+                x = row.sample(rng);
+                sink.emit(self.id_markov + x as u32, row.ln_p[x]);
+            } else {
+                sink.decide(ln(1.0 - pc));
+                break;
+            }
+        }
+        sink.emit(PERIOD, 0.0);
+    }
+
+    /// `(KEY VALUE)+ .`: keys from a Zipf law, each followed by its fixed value.
+    fn key_sentence(&self, rng: &mut ChaCha8Rng, sink: &mut Sink) {
+        let pc = self.cfg.keys_continue;
+        loop {
+            let k = self.key_dist.sample(rng);
+            sink.emit(self.id_key + k as u32, self.key_dist.ln_p[k]);
+            sink.emit(self.key_values[k], 0.0);
+            if rng.gen::<f64>() < pc {
+                sink.decide(ln(pc));
+            } else {
+                sink.decide(ln(1.0 - pc));
                 break;
             }
         }
@@ -1462,6 +1885,102 @@ mod tests {
         assert!((est - exact).abs() < 0.02, "estimate {est} vs exact {exact}");
     }
 
+    /// A world with Markov and key sentences (and a little of everything else).
+    fn additive_world() -> SyntheticCorpus {
+        let cfg = SyntheticConfig {
+            vocab_size: 600,
+            n_first_names: 16,
+            n_last_names: 16,
+            n_subjects: 64,
+            n_relations: 8,
+            n_attribute_tokens: 16,
+            values_per_relation: 8,
+            p_fact: 0.1,
+            p_prose: 0.2,
+            p_copy: 0.1,
+            p_markov: 0.4,
+            markov_states: 32,
+            markov_rank: 24,
+            markov_successors: 4,
+            p_keys: 0.3,
+            n_keys: 200,
+            n_key_values: 8,
+            ..SyntheticConfig::default()
+        };
+        SyntheticCorpus::new(&cfg, 3).expect("valid")
+    }
+
+    #[test]
+    fn new_kinds_are_off_by_default_and_leave_ids_unchanged() {
+        // Defaults are not serialized, so corpus ids (and run ids) of existing configs are those
+        // of the generator before Markov and key sentences existed.
+        let json = serde_json::to_string(&SyntheticConfig::default()).expect("serializes");
+        for k in ["markov", "keys", "key_"] {
+            assert!(!json.contains(k), "{k} in {json}");
+        }
+        let c = world();
+        assert!(c.markov.is_none() && c.key_values.is_empty());
+        let kinds: std::collections::HashSet<_> =
+            c.generate(1, 50_000).iter().map(|&x| c.token_kind(x).expect("in range")).collect();
+        assert!(!kinds.contains(&TokenKind::MarkovState) && !kinds.contains(&TokenKind::Key));
+        // A non-default value is serialized and round-trips.
+        let cfg = SyntheticConfig { p_keys: 0.5, n_keys: 10, n_key_values: 2, ..SyntheticConfig::default() };
+        let json = serde_json::to_string(&cfg).expect("serializes");
+        assert!(json.contains("\"p_keys\":0.5") && !json.contains("markov"), "{json}");
+        assert_eq!(serde_json::from_str::<SyntheticConfig>(&json).expect("parses"), cfg);
+    }
+
+    #[test]
+    fn markov_and_key_sentences_floor_and_structure() {
+        let c = additive_world();
+        let (toks, nll) = c.generate_with_logprobs(5, 2_000_000);
+        let mut kinds = std::collections::HashSet::new();
+        let mut value_of = std::collections::HashMap::new();
+        for i in 1..toks.len() {
+            let (k0, k1) = (c.token_kind(toks[i - 1]).expect("in range"), c.token_kind(toks[i]).expect("ok"));
+            kinds.insert(k1);
+            // A value follows every key, is fixed per key, and costs nothing.
+            assert_eq!(k0 == TokenKind::Key, k1 == TokenKind::KeyValue, "at {i}");
+            if k1 == TokenKind::KeyValue {
+                assert_eq!(*value_of.entry(toks[i - 1]).or_insert(toks[i]), toks[i]);
+                assert!(nll[i].abs() < 1e-12);
+            }
+            if k1 == TokenKind::MarkovState {
+                assert!(
+                    matches!(k0, TokenKind::MarkovState | TokenKind::Period | TokenKind::Topic)
+                        || nll[i] == 0.0
+                );
+            }
+        }
+        assert_eq!(kinds.len(), 19, "kinds seen: {kinds:?}");
+        assert!(value_of.len() > 150, "{} keys seen", value_of.len());
+        // The exact rate agrees with the Monte-Carlo mean (batch-means standard error).
+        let exact = c.entropy_rate();
+        let b = 20_000;
+        let means: Vec<f64> = nll.chunks(b).map(|x| x.iter().sum::<f64>() / b as f64).collect();
+        let m = means.iter().sum::<f64>() / means.len() as f64;
+        let var = means.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (means.len() - 1) as f64;
+        let se = (var / means.len() as f64).sqrt();
+        assert!((m - exact).abs() < 4.0 * se + 1e-3, "empirical {m} vs exact {exact} (se {se})");
+        // Markov only, keys only: still exact.
+        for (pm, pk, succ) in [(1.0, 0.0, 0), (1.0, 0.0, 6), (0.0, 1.0, 0)] {
+            let cfg = SyntheticConfig {
+                p_fact: 0.0,
+                p_prose: 0.0,
+                p_markov: pm,
+                p_keys: pk,
+                markov_successors: succ,
+                ..c.config().clone()
+            };
+            let c = SyntheticCorpus::new(&cfg, 4).expect("valid");
+            let (exact, est) = (c.entropy_rate(), c.entropy_floor(1_000_000));
+            assert!((est - exact).abs() < 0.02, "p_markov {pm}: estimate {est} vs exact {exact}");
+        }
+        // Windowed estimate still works (the new tokens carry no topic evidence).
+        let w = c.windowed_entropy(50_000, 64);
+        assert!(w.is_finite() && w > 0.0);
+    }
+
     #[test]
     fn invalid_configs_are_rejected_with_the_key() {
         let bad = |f: &dyn Fn(&mut SyntheticConfig), needle: &str| {
@@ -1477,6 +1996,9 @@ mod tests {
         bad(&|c| c.word_zipf = f64::NAN, "corpus.synthetic.word_zipf");
         bad(&|c| c.mean_sentences = 0.5, "corpus.synthetic.mean_sentences");
         bad(&|c| c.values_per_relation = 500, "values_per_relation");
+        bad(&|c| c.p_markov = 1.0, "corpus.synthetic.markov_states");
+        bad(&|c| c.p_keys = 1.0, "corpus.synthetic.n_keys");
+        bad(&|c| c.markov_continue = 1.0, "corpus.synthetic.markov_continue");
         bad(
             &|c| {
                 c.p_fact = 0.0;
