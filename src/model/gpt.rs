@@ -15,6 +15,11 @@ use super::fused::whole;
 use super::init::{init_values, param_specs, ParamSpec};
 use super::ops;
 
+/// The names of block `i`'s (weight, bias) pairs, in `BlockParams::pairs` (packing) order.
+fn block_names(i: usize) -> [String; 6] {
+    ["ln_1", "attn.c_attn", "attn.c_proj", "ln_2", "mlp.c_fc", "mlp.c_proj"].map(|p| format!("h.{i}.{p}"))
+}
+
 /// The model: its config and its parameters (candle `Var`s, sorted by name).
 pub struct Gpt {
     /// Shape.
@@ -62,22 +67,22 @@ impl Gpt {
 
     /// The parameters of block `i` (`h.{i}.ln_1`, `h.{i}.attn.c_attn`, ...).
     fn block_params(&self, i: usize) -> ops::BlockParams<'_> {
-        ops::BlockParams {
-            ln_1: self.pair(&format!("h.{i}.ln_1")),
-            c_attn: self.pair(&format!("h.{i}.attn.c_attn")),
-            attn_proj: self.pair(&format!("h.{i}.attn.c_proj")),
-            ln_2: self.pair(&format!("h.{i}.ln_2")),
-            c_fc: self.pair(&format!("h.{i}.mlp.c_fc")),
-            mlp_proj: self.pair(&format!("h.{i}.mlp.c_proj")),
+        let [ln_1, c_attn, attn_proj, ln_2, c_fc, mlp_proj] = block_names(i).map(|p| self.pair(&p));
+        ops::BlockParams { ln_1, c_attn, attn_proj, ln_2, c_fc, mlp_proj }
+    }
+
+    /// Errors when a sequence of length `t` does not fit the position embedding.
+    fn check_len(&self, t: usize) -> Result<()> {
+        if t > self.cfg.block_size {
+            candle_core::bail!("sequence length {t} exceeds block_size {}", self.cfg.block_size);
         }
+        Ok(())
     }
 
     /// The final hidden states ln_f(x) (B·T, C) for token ids `idx` (B, T) u32.
     fn hidden(&self, idx: &Tensor) -> Result<Tensor> {
         let (b, t) = idx.dims2()?;
-        if t > self.cfg.block_size {
-            candle_core::bail!("sequence length {t} exceeds block_size {}", self.cfg.block_size);
-        }
+        self.check_len(t)?;
         let wte = self.param("wte.weight");
         let tok = wte.embedding(&idx.flatten_all()?)?; // (B·T, C)
         let pos = self.param("wpe.weight").narrow(0, 0, t)?; // (T, C)
@@ -112,9 +117,7 @@ impl Gpt {
     /// parameters not contiguous): the caller then uses `loss` + `backward`.
     pub fn loss_and_grads(&self, idx: &Tensor, targets: &Tensor) -> Result<Option<(f32, Vec<Tensor>)>> {
         let (b, t) = idx.dims2()?;
-        if t > self.cfg.block_size {
-            candle_core::bail!("sequence length {t} exceeds block_size {}", self.cfg.block_size);
-        }
+        self.check_len(t)?;
         if targets.dims() != [b, t] {
             candle_core::bail!("targets {:?} do not match ids {:?}", targets.shape(), idx.shape());
         }
@@ -144,14 +147,10 @@ impl Gpt {
         let get = |name: &str| self.index.get(name).map(|&i| slices[i]);
         let pair =
             |p: &str| (get(&format!("{p}.weight")).expect("every weight exists"), get(&format!("{p}.bias")));
-        let names = |i: usize| {
-            ["ln_1", "attn.c_attn", "attn.c_proj", "ln_2", "mlp.c_fc", "mlp.c_proj"]
-                .map(|p| format!("h.{i}.{p}"))
-        };
         let params = whole::Params {
             wte: pair("wte").0,
             wpe: pair("wpe").0,
-            blocks: (0..self.cfg.n_layer).map(|i| names(i).map(|p| pair(&p))).collect(),
+            blocks: (0..self.cfg.n_layer).map(|i| block_names(i).map(|p| pair(&p))).collect(),
             ln_f: pair("ln_f"),
             head: (!self.cfg.tie_embeddings).then(|| pair("lm_head").0),
         };
@@ -168,7 +167,7 @@ impl Gpt {
             }
         };
         for i in 0..self.cfg.n_layer {
-            for (p, (w, bias)) in names(i).into_iter().zip(g.block(i, c, self.cfg.bias)) {
+            for (p, (w, bias)) in block_names(i).into_iter().zip(g.block(i, c, self.cfg.bias)) {
                 put(format!("{p}.weight"), w.to_vec());
                 if let Some(bias) = bias {
                     put(format!("{p}.bias"), bias.to_vec());
