@@ -8,13 +8,16 @@
 //!
 //! with L-BFGS (analytic gradients, tight tolerances) from the grid α, β ∈ {0, 0.5, 1, 1.5, 2},
 //! e ∈ {−1, −0.5, 0, 0.5, 1}, a, b ∈ {0, 5, 10, 15, 20, 25} (4,500 starts), keeping the best.
+//!
+//! With `FitOptions::e_floor` (`fit --e-floor`), E ≥ floor holds exactly: the optimiser works
+//! in u with E = floor + e^u ([`EBound`]), for the fit, bootstrap refits and profiles alike.
 
 use anyhow::Result;
 
 use super::data::Obs;
 use super::law::ChinchillaLaw;
 use super::model::{LogData, PackedData, PowerSum};
-use super::multistart::{fit_power_sum, fit_with_fixed, grid, FitOptions, MultiStart};
+use super::multistart::{fit_power_sum, fit_with_fixed, grid, EBound, FitOptions, MultiStart};
 use crate::error::input_err;
 
 /// Which initial points to start L-BFGS from. Parameter order is `[a, b, α, β, e]`.
@@ -171,7 +174,16 @@ pub fn profile_theta(
     let packed = PackedData::new(PowerSum::CHINCHILLA, data);
     let obj = |p: &[f64], g: &mut [f64]| packed.objective(p, g, delta);
     let o = FitOptions { parallel: false, ..*opts };
-    fit_with_fixed(obj, &refit_starts(fit), (index, value), &o)
+    match opts.e_floor {
+        // With E bounded below, the free parameters are re-optimised in the bound's
+        // coordinates too (holding E itself needs no bound).
+        Some(floor) if index != 4 => {
+            let b = EBound::new(floor, 4);
+            let starts: Vec<Vec<f64>> = refit_starts(fit).iter().map(|s| b.to_inner(s)).collect();
+            fit_with_fixed(b.wrap(&obj), &starts, (index, value), &o).map(|x| b.to_outer(&x))
+        }
+        _ => fit_with_fixed(obj, &refit_starts(fit), (index, value), &o),
+    }
 }
 
 #[cfg(test)]
@@ -206,6 +218,49 @@ mod tests {
         assert!((fit.law.beta - 0.3).abs() < 1e-4, "{:?}", fit.law);
         assert!((fit.law.e - 1.8).abs() < 1e-4, "{:?}", fit.law);
         assert!(fit.best_converged);
+    }
+
+    #[test]
+    fn e_floor_is_inactive_below_the_truth_and_binds_above_it() {
+        let truth = ChinchillaLaw { e: 1.8, a: 400.0, b: 900.0, alpha: 0.35, beta: 0.3 };
+        let obs = synth(&truth);
+        let with = |floor: f64| Approach3Options {
+            grid: StartGrid::Coarse,
+            fit: FitOptions { e_floor: Some(floor), ..Default::default() },
+        };
+        // A floor under the true E changes nothing: the law is still recovered.
+        let fit = fit_approach3(&obs, &with(1.5)).expect("fit");
+        assert!((fit.law.e - 1.8).abs() < 1e-4 && (fit.law.alpha - 0.35).abs() < 1e-3, "{:?}", fit.law);
+        // A floor above it holds E at the floor (never below), and the fit is worse.
+        let fit = fit_approach3(&obs, &with(2.0)).expect("fit");
+        assert!(fit.law.e >= 2.0 && fit.law.e < 2.0 + 1e-3, "{:?}", fit.law);
+        assert!(fit.objective > 1e-6, "{}", fit.objective);
+        // Profiles keep the bound too.
+        let data = LogData::from_obs(&obs);
+        let th = profile_theta(&data, &fit, 2, 0.3, &with(2.0).fit).expect("profile");
+        assert!(th[4].exp() >= 2.0 && th[2] == 0.3, "{th:?}");
+    }
+
+    #[test]
+    fn e_bound_gradient_matches_finite_differences() {
+        let obs = synth(&ChinchillaLaw { e: 1.8, a: 400.0, b: 900.0, alpha: 0.35, beta: 0.3 });
+        let packed = PackedData::new(PowerSum::CHINCHILLA, &LogData::from_obs(&obs));
+        let f = |p: &[f64], g: &mut [f64]| packed.objective(p, g, 1.0);
+        let b = EBound::new(1.6, 4);
+        let w = b.wrap(&f);
+        let u = b.to_inner(&[5.0, 6.0, 0.3, 0.25, 0.7]);
+        assert!((b.to_outer(&u)[4] - 0.7).abs() < 1e-12, "round trip");
+        let mut g = vec![0.0; 5];
+        w(&u, &mut g);
+        for k in 0..5 {
+            let h = 1e-6;
+            let (mut up, mut dn) = (u.clone(), u.clone());
+            up[k] += h;
+            dn[k] -= h;
+            let mut s = vec![0.0; 5];
+            let fd = (w(&up, &mut s) - w(&dn, &mut s)) / (2.0 * h);
+            assert!((fd - g[k]).abs() < 1e-5 * (1.0 + fd.abs()), "param {k}: fd {fd} vs {}", g[k]);
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@ use super::approach3::{Approach3Options, StartGrid};
 use super::bootstrap::BootstrapOptions;
 use super::data::{make_cells, RunPoint};
 use super::ident::{design, fmt_num};
+use super::multistart::FitOptions;
 use super::pipeline::{fit_group, PipelineOptions};
 use super::schema::{Conventions, CurvePoints, FitReport, Source, FIT_SCHEMA_VERSION};
 use super::source::{load_results, FlopsConvention, Loaded, ParamsConvention};
@@ -78,6 +79,32 @@ pub struct FitArgs {
     /// Fit even when every run shares one N or one D (the report then says what is undetermined).
     #[arg(long)]
     pub allow_degenerate: bool,
+    /// Lower bound on E in every fit with an irreducible term, nats/token: a number, or `runs`
+    /// for the corpus entropy floor the runs recorded (synthetic corpora). No model can go
+    /// below that floor, so neither can E; bounding it narrows α and β when E is poorly
+    /// determined. Off by default.
+    #[arg(long, value_name = "NATS|runs")]
+    pub e_floor: Option<String>,
+}
+
+/// Resolves `--e-floor` against the loaded runs.
+fn e_floor(args: &FitArgs, loaded: &Loaded) -> Result<Option<f64>> {
+    let Some(v) = args.e_floor.as_deref() else { return Ok(None) };
+    if v == "runs" {
+        return match loaded.entropy_floor {
+            Some(f) => Ok(Some(f)),
+            None => Err(input_err(
+                "--e-floor runs: no usable run recorded a corpus entropy floor (only the synthetic corpus has one); \
+                 fix: pass the floor in nats/token, e.g. --e-floor 1.83, or drop --e-floor",
+            )),
+        };
+    }
+    match v.parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 => Ok(Some(x)),
+        _ => Err(input_err(format!(
+            "--e-floor {v}: not a positive number of nats/token or `runs`; fix: e.g. --e-floor 1.83 or --e-floor runs"
+        ))),
+    }
 }
 
 fn load(args: &FitArgs) -> Result<(Source, Loaded)> {
@@ -160,7 +187,7 @@ pub fn fit_report(args: &FitArgs) -> Result<(FitReport, PathBuf)> {
     let opts = PipelineOptions {
         a3: Approach3Options {
             grid: if args.starts == StartsArg::Full { StartGrid::Besiroglu } else { StartGrid::Coarse },
-            ..Default::default()
+            fit: FitOptions { e_floor: e_floor(args, &loaded)?, ..Default::default() },
         },
         bootstrap: BootstrapOptions {
             reps: args.bootstrap,
@@ -217,6 +244,7 @@ pub fn fit_report(args: &FitArgs) -> Result<(FitReport, PathBuf)> {
             holdout_top: args.holdout_top,
             reference_flops: args.reference_flops,
             group_by: group_key,
+            e_floor: opts.a3.fit.e_floor,
         },
         excluded: loaded.excluded,
         groups: reports,

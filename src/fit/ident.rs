@@ -196,6 +196,11 @@ pub fn flat_profiles(data: &LogData, fit: &Approach3Fit, opts: &FitOptions) -> [
         let probes: [f64; 2] = if idx == 4 { [v + 0.5f64.ln(), v + 1.5f64.ln()] } else { [0.5 * v, 1.5 * v] };
         let mut rises = Vec::new();
         for p in probes {
+            // Under `--e-floor` an E below the floor is not a candidate: it cannot be flat there.
+            if idx == 4 && opts.e_floor.is_some_and(|f| p < f.ln()) {
+                rises.push(f64::INFINITY);
+                continue;
+            }
             let rise = profile_theta(data, fit, idx, p, opts)
                 .map_or(f64::INFINITY, |th| sum_sq_log(data, &th) - ss_min);
             rises.push(rise);

@@ -16,11 +16,20 @@ pub struct FitOptions {
     pub lbfgs: LbfgsOptions,
     /// Run the starts on the rayon pool.
     pub parallel: bool,
+    /// Lower bound on the irreducible term E (nats/token), e.g. the synthetic corpus's
+    /// entropy floor: no model can go below it, so neither can E = lim L(N, D). Enforced
+    /// exactly by fitting u with E = floor + e^u (ln E = LSE(ln floor, u)).
+    pub e_floor: Option<f64>,
 }
 
 impl Default for FitOptions {
     fn default() -> Self {
-        FitOptions { delta: super::model::HUBER_DELTA, lbfgs: LbfgsOptions::default(), parallel: true }
+        FitOptions {
+            delta: super::model::HUBER_DELTA,
+            lbfgs: LbfgsOptions::default(),
+            parallel: true,
+            e_floor: None,
+        }
     }
 }
 
@@ -87,7 +96,67 @@ pub fn fit_power_sum(
 ) -> Option<MultiStart> {
     let delta = opts.delta;
     let packed = PackedData::new(spec, data);
-    multistart_with(|p: &[f64], g: &mut [f64]| packed.objective(p, g, delta), starts, opts)
+    let obj = |p: &[f64], g: &mut [f64]| packed.objective(p, g, delta);
+    match (opts.e_floor, spec.with_e) {
+        (Some(floor), true) => {
+            let k = spec.n_params() - 1;
+            let b = EBound::new(floor, k);
+            let inner: Vec<Vec<f64>> = starts.iter().map(|s| b.to_inner(s)).collect();
+            let mut ms = multistart_with(b.wrap(&obj), &inner, opts)?;
+            ms.best = b.to_outer(&ms.best);
+            ms.minima = ms.minima.iter().map(|m| b.to_outer(m)).collect();
+            Some(ms)
+        }
+        _ => multistart_with(obj, starts, opts),
+    }
+}
+
+/// The reparametrisation behind [`FitOptions::e_floor`]: parameter `k` (e = ln E) is replaced
+/// by u with E = floor + e^u, so every u gives E > floor and L-BFGS needs no constraint.
+#[derive(Debug, Clone, Copy)]
+pub struct EBound {
+    ln_floor: f64,
+    k: usize,
+}
+
+impl EBound {
+    /// Bound E ≥ `floor` (nats/token) on parameter index `k` (= ln E).
+    pub fn new(floor: f64, k: usize) -> EBound {
+        EBound { ln_floor: floor.ln(), k }
+    }
+    /// ln E from u: ln(floor + e^u).
+    fn e_of(&self, u: f64) -> f64 {
+        let (m, n) = if u > self.ln_floor { (u, self.ln_floor) } else { (self.ln_floor, u) };
+        m + (n - m).exp().ln_1p()
+    }
+    /// θ (with ln E) to the optimiser's parameters (with u); E at or below the floor maps
+    /// to E = floor·(1 + 1e-3).
+    pub fn to_inner(&self, theta: &[f64]) -> Vec<f64> {
+        let mut v = theta.to_vec();
+        let floor = self.ln_floor.exp();
+        let excess = (theta[self.k].exp() - floor).max(1e-3 * floor);
+        v[self.k] = excess.ln();
+        v
+    }
+    /// The optimiser's parameters back to θ.
+    pub fn to_outer(&self, inner: &[f64]) -> Vec<f64> {
+        let mut v = inner.to_vec();
+        v[self.k] = self.e_of(inner[self.k]);
+        v
+    }
+    /// The objective in the optimiser's parameters (chain rule: d ln E / du = σ(u − ln floor)).
+    pub fn wrap<'a, F>(&'a self, f: &'a F) -> impl Fn(&[f64], &mut [f64]) -> f64 + Sync + 'a
+    where
+        F: Fn(&[f64], &mut [f64]) -> f64 + Sync,
+    {
+        move |p: &[f64], g: &mut [f64]| {
+            let outer = self.to_outer(p);
+            let v = f(&outer, g);
+            let u = p[self.k];
+            g[self.k] *= 1.0 / (1.0 + (self.ln_floor - u).exp());
+            v
+        }
+    }
 }
 
 /// Cartesian product of per-parameter value lists, in parameter order.

@@ -170,6 +170,9 @@ pub struct Conventions {
     pub reference_flops: Option<f64>,
     /// `--group-by` key.
     pub group_by: Option<String>,
+    /// `--e-floor`: lower bound imposed on E, nats/token (absent: E unbounded).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "lossless::opt")]
+    pub e_floor: Option<f64>,
 }
 
 /// A fitted or derived quantity and whether the data determine it.

@@ -59,6 +59,8 @@ pub struct Loaded {
     pub excluded: Vec<Excluded>,
     /// Validation curves of the usable runs (empty when `curves/` is missing).
     pub curves: Vec<RunCurve>,
+    /// The largest corpus entropy floor the usable runs recorded (synthetic corpora), nats/token.
+    pub entropy_floor: Option<f64>,
 }
 
 fn spec_string(r: &RunResult, key: &str) -> Option<String> {
@@ -156,6 +158,11 @@ pub fn load_results(
             Err(reason) => out.excluded.push(Excluded { id: r.id.clone(), reason }),
         }
     }
+    out.entropy_floor = runs
+        .iter()
+        .filter(|r| out.points.iter().any(|p| p.id == r.id))
+        .filter_map(|r| r.corpus_entropy_floor)
+        .reduce(f64::max);
     for p in &out.points {
         let curve = rd.load_curve(&p.id)?;
         let pts: Vec<(f64, f64)> = curve

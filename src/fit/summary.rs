@@ -215,6 +215,13 @@ pub fn render(r: &FitReport) -> String {
         name(serde_json::to_value(c.flops)),
         c.loss
     );
+    if let Some(f) = c.e_floor {
+        let _ = writeln!(
+            out,
+            "E bounded below by {} nats/token (--e-floor): no model can go below it",
+            fmt_num(f)
+        );
+    }
     if !r.excluded.is_empty() {
         let _ = writeln!(out, "excluded {} runs:", r.excluded.len());
         for e in &r.excluded {

@@ -152,6 +152,35 @@ fn degenerate_csv_inputs_are_input_errors() {
 }
 
 #[test]
+fn e_floor_flag_is_checked_recorded_and_holds() {
+    let grid: String = std::iter::once("N,D,loss\n".to_string())
+        .chain(
+            [1e5, 4e5, 1.6e6, 6.4e6]
+                .iter()
+                .flat_map(|&n| [1e7, 4e7, 1.6e8, 6.4e8].map(|d| format!("{n},{d},{}\n", LAW.loss(n, d)))),
+        )
+        .collect();
+    let m = csv_err(&grid, &["--e-floor", "runs"]);
+    assert!(m.contains("--e-floor runs") && m.contains("fix:"), "{m}");
+    let m = csv_err(&grid, &["--e-floor=-1"]);
+    assert!(m.contains("not a positive number") && m.contains("fix:"), "{m}");
+    // A floor above the law's E (1.7) holds the fitted E at or above it, and fit.json says so.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = dir.path().join("pts.csv");
+    std::fs::write(&f, &grid).expect("write");
+    let out = dir.path().join("fit.json");
+    let list = [f.to_str().expect("utf8"), out.to_str().expect("utf8")];
+    let a = args(&["--csv", list[0], "--out", list[1], "--starts", "coarse", "--e-floor", "1.75"]);
+    let (rep, _) = fit_report(&a).expect("fit");
+    assert_eq!(rep.conventions.e_floor, Some(1.75));
+    let e = rep.groups[0].approach3.as_ref().expect("a3").law.e;
+    assert!(e >= 1.75, "E {e}");
+    assert!(render(&rep).contains("E bounded below by 1.75"), "{}", render(&rep));
+    let back: FitReport = serde_json::from_str(&std::fs::read_to_string(&out).expect("read")).expect("parse");
+    assert_eq!(back.conventions.e_floor, Some(1.75));
+}
+
+#[test]
 fn csv_with_seed_replicates_reports_noise() {
     let dir = tempfile::tempdir().expect("tempdir");
     let f = dir.path().join("pts.csv");

@@ -26,7 +26,10 @@ fn describe(fit: &FitReport) -> String {
         name(serde_json::to_value(c.curve_points)),
         c.bootstrap_reps,
         c.holdout_top
-    )
+    ) + &c
+        .e_floor
+        .map(|f| format!(", E bounded below by {} nats/token (--e-floor)", crate::fit::ident::fmt_num(f)))
+        .unwrap_or_default()
 }
 
 /// Every block of the report. `alt` is the fit under the other parameter convention, or why

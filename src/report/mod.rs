@@ -78,6 +78,9 @@ pub struct ReportArgs {
     /// When fitting: seed of the bootstrap RNG.
     #[arg(long, value_name = "SEED", default_value_t = 0)]
     pub seed: u64,
+    /// When fitting: lower bound on E, nats/token or `runs` (see `scalinglab fit --e-floor`).
+    #[arg(long, value_name = "NATS|runs")]
+    pub e_floor: Option<String>,
 }
 
 fn fit_args(dir: &Path, params: ParamsConvention, out: Option<PathBuf>) -> FitArgs {
@@ -98,6 +101,7 @@ fn fit_args(dir: &Path, params: ParamsConvention, out: Option<PathBuf>) -> FitAr
         starts: StartsArg::Full,
         isoflop_gap: figs_fit::ISOFLOP_GAP,
         allow_degenerate: false,
+        e_floor: None,
     }
 }
 
@@ -125,6 +129,7 @@ pub fn run_report(args: &ReportArgs) -> Result<()> {
         fa.holdout_top = args.holdout_top;
         fa.starts = args.starts;
         fa.seed = args.seed;
+        fa.e_floor = args.e_floor.clone();
         // The report is formatted from the same values fit_report just wrote to fit.json.
         let (fit, out) = fit_report(&fa)?;
         eprintln!("wrote {}", out.display());
@@ -154,6 +159,7 @@ pub fn other_convention(dir: &Path, fit: &FitReport, out: &Path) -> std::result:
     fa.seed = c.seed;
     fa.holdout_top = c.holdout_top;
     fa.reference_flops = c.reference_flops;
+    fa.e_floor = c.e_floor.map(|x| x.to_string());
     fa.starts = if c.starts > 1000 { StartsArg::Full } else { StartsArg::Coarse };
     eprintln!("fitting again with N = {} parameters for the side-by-side comparison ...", params_name(other));
     fit_report(&fa).map(|(r, _)| r).map_err(|e| format!("{e:#}"))

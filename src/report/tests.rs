@@ -205,6 +205,7 @@ fn figures_without_data_are_skipped_with_a_note() {
         holdout_top: 0,
         starts: StartsArg::Coarse,
         seed: 0,
+        e_floor: None,
     };
     run_report(&args).expect("report from fit.json");
     let after = std::fs::metadata(t.path().join("fit.json")).expect("fit.json").modified().expect("mtime");
@@ -223,6 +224,7 @@ fn bad_input_is_an_input_error() {
         holdout_top: 0,
         starts: StartsArg::Coarse,
         seed: 0,
+        e_floor: None,
     };
     let e = run_report(&args(t.path().join("missing"))).expect_err("missing folder");
     assert!(crate::error::is_input_error(&e) && e.to_string().contains("missing"), "{e}");
