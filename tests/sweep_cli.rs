@@ -128,6 +128,31 @@ fn wsd_branching_equals_training_alone() {
 }
 
 #[test]
+fn plan_simulate_fits_data_drawn_on_the_planned_cells() {
+    // The quick grid: 4 sizes over 11x, 5 budgets over 16x, 2 seeds. Under the default law it
+    // cannot pin a to ±0.1 (README, issue #8), and the plan says so.
+    let o = run(&["plan", "configs/quick.toml", "--no-measure", "--simulate", "3", "--format", "json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let lines: Vec<String> = j["simulation"]
+        .as_array()
+        .expect("simulation")
+        .iter()
+        .map(|l| l.as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        lines[0].contains("3 data sets") && lines.iter().any(|l| l.contains("alpha (truth 0.340)")),
+        "{lines:?}"
+    );
+    let warns = j["warnings"].to_string();
+    assert!(warns.contains("simulation: the compute-optimal exponent a"), "{warns}");
+    assert_input_error(
+        &run(&["plan", "configs/quick.toml", "--no-measure", "--simulate", "2", "--assume", "gamma=1"]),
+        "unknown key `gamma`",
+    );
+}
+
+#[test]
 fn bad_grids_exit_2_naming_the_key() {
     let d = tempfile::tempdir().unwrap();
     let cfg = |grid: &str| {

@@ -61,6 +61,36 @@ pub struct PlanArgs {
     /// Memory per task, e.g. 2G.
     #[arg(long, value_name = "M")]
     pub mem: Option<String>,
+    /// Before spending compute: draw K data sets from an assumed law E + A/N^α + B/D^β on the
+    /// planned cells and seeds, fit each like `fit` (100 bootstrap replicates) and say how often
+    /// α, β, E and a come out determined, and how wide their intervals are.
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    pub simulate: usize,
+    /// The law and noise for --simulate, as key=value pairs over the defaults alpha=0.34,
+    /// beta=0.28, e=2, n_term=0.4, d_term=0.4 (nats at the smallest N and D), noise=0.006
+    /// (relative SD of one run).
+    #[arg(long, value_name = "K=V,...", default_value = "")]
+    pub assume: String,
+}
+
+/// `--simulate`: the planned cells (N_total, D, seeds) through [`crate::fit::simulate`].
+fn simulation(a: &PlanArgs, rows: &[PlanRow]) -> Result<Option<(Vec<String>, Vec<String>)>> {
+    if a.simulate == 0 {
+        return Ok(None);
+    }
+    let assume = crate::fit::simulate::Assumption::parse(&a.assume)?;
+    let mut cells: Vec<(f64, f64, usize)> = Vec::new();
+    for r in rows {
+        let (n, d) = (r.params_total as f64, r.tokens as f64);
+        match cells.iter_mut().find(|c| c.0 == n && c.1 == d) {
+            Some(c) => c.2 += 1,
+            None => cells.push((n, d, 1)),
+        }
+    }
+    eprintln!("simulating {} data sets on {} cells ...", a.simulate, cells.len());
+    let grid = crate::fit::StartGrid::Besiroglu;
+    let s = crate::fit::simulate::simulate(&cells, &assume, a.simulate, 100, grid, 0)?;
+    Ok(Some((s.lines(&assume), s.warnings())))
 }
 
 fn human(x: f64) -> String {
@@ -204,6 +234,10 @@ pub fn run(a: &PlanArgs) -> Result<ExitCode> {
     if let Some(c) = &choice {
         warns.extend(c.warnings.iter().cloned());
     }
+    let sim = simulation(a, &rows)?;
+    if let Some((_, w)) = &sim {
+        warns.extend(w.iter().cloned());
+    }
     let total_flops: f64 = rows.iter().map(|r| r.flops_6nd).sum();
     let tune_flops: f64 = trows.iter().map(|r| r.flops_6nd).sum();
     let pending = |rs: &[PlanRow]| -> f64 {
@@ -216,6 +250,7 @@ pub fn run(a: &PlanArgs) -> Result<ExitCode> {
         Format::Json => {
             let j = serde_json::json!({
                 "name": cfg.raw.name, "runs": rows, "warnings": warns,
+                "simulation": sim.as_ref().map(|(lines, _)| lines),
                 "tune": tune_spec.as_ref().map(|_| serde_json::json!({
                     "runs": trows, "flops_6nd": tune_flops, "pending_cpu_seconds": tune_secs,
                     "finished": choice.is_some(), "choice": choice,
@@ -278,6 +313,11 @@ pub fn run(a: &PlanArgs) -> Result<ExitCode> {
                     _ => String::new(),
                 }
             );
+            if let Some((lines, _)) = &sim {
+                for l in lines {
+                    println!("{l}");
+                }
+            }
             for w in &warns {
                 println!("warning: {w}");
             }

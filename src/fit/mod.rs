@@ -35,6 +35,7 @@ pub mod multistart;
 pub mod pipeline;
 pub mod predict;
 pub mod schema;
+pub mod simulate;
 pub mod source;
 pub mod stats;
 pub mod summary;
