@@ -14,6 +14,8 @@
 //! shapes = ["32x1", "64x2"]      # optional: sizes to tune (default: every grid shape)
 //! apply = "best"                 # "best": tuned sizes use their best LR, others the rule;
 //!                                # "rule": every size uses the fitted rule
+//! optimum = "trial"              # "trial": a size's best LR is its lowest-loss trial;
+//!                                # "parabola": the vertex of a quadratic in ln lr
 //! beta2 = [0.95, 0.99]           # optional: any other [train]/[model] key, tuned jointly
 //! ```
 //!
@@ -22,6 +24,13 @@
 //! `RESULTS/tune.json` and each main-grid run records where its values came from
 //! (`RunSpec::tuned`). The choice is a pure function of the tuning results, so every sweep
 //! child and Slurm task recomputes the same grid.
+//!
+//! `optimum = "parabola"` fits loss = c₀ + c₁·x + c₂·x², x = ln lr, to each size's trials
+//! (≥ 3 learning rates) and takes the vertex x* = −c₁/(2c₂), clamped to the LRs tried; with
+//! c₂ ≤ 0 (no minimum inside) it falls back to the best trial. Near the optimum the loss is
+//! flat to within seed noise, so the best trial is often a coin flip between neighbours, and a
+//! high-side winner can sit at the stability edge, where other seeds and budgets spike; the
+//! vertex uses every trial and leans away from the steep (unstable) side.
 //!
 //! The LR-vs-size rule is a least-squares line in log–log coordinates through the best LR of
 //! each tuned size: ln lr = ln c + k·ln(n_embd / lr_base_width), i.e. lr(w) = c·(w/w₀)^k. With
@@ -43,7 +52,7 @@ use crate::model::count;
 use crate::results::{write_json_atomic, ResultsDir, RunResult, RunStatus};
 
 /// Keys of `[tune]` that are not tuned axes.
-const CONTROL: [&str; 5] = ["tokens", "learning_rate", "lr_factors", "shapes", "apply"];
+const CONTROL: [&str; 6] = ["tokens", "learning_rate", "lr_factors", "shapes", "apply", "optimum"];
 
 /// The learning rates tried at each size.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,6 +73,15 @@ pub enum Apply {
     Rule,
 }
 
+/// How a tuned size's best learning rate is read off its trials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Optimum {
+    /// The trial with the lowest final validation loss.
+    Trial,
+    /// The vertex of a quadratic in ln lr through the trials (module docs).
+    Parabola,
+}
+
 /// A parsed `[tune]` section.
 #[derive(Debug, Clone)]
 pub struct TuneSpec {
@@ -75,6 +93,8 @@ pub struct TuneSpec {
     pub shapes: Option<Vec<String>>,
     /// Best or rule.
     pub apply: Apply,
+    /// Best trial or parabola vertex.
+    pub optimum: Optimum,
     /// Other tuned keys and their values (sorted by key).
     pub axes: Vec<(String, Vec<toml::Value>)>,
 }
@@ -132,6 +152,11 @@ pub fn parse(cfg: &LoadedConfig) -> Result<Option<TuneSpec>> {
         Some(Some("rule")) => Apply::Rule,
         Some(_) => input_bail!("{f}: [tune] apply must be \"best\" or \"rule\""),
     };
+    let optimum = match t.get("optimum").map(|v| v.as_str()) {
+        None | Some(Some("trial")) => Optimum::Trial,
+        Some(Some("parabola")) => Optimum::Parabola,
+        Some(_) => input_bail!("{f}: [tune] optimum must be \"trial\" or \"parabola\""),
+    };
     let mut axes = Vec::new();
     for (k, v) in t {
         if CONTROL.contains(&k.as_str()) {
@@ -152,7 +177,7 @@ pub fn parse(cfg: &LoadedConfig) -> Result<Option<TuneSpec>> {
     if lr_count * axes.iter().map(|a| a.1.len()).product::<usize>() < 2 {
         input_bail!("{f}: [tune] tries only one setting per size; fix: give at least two learning rates");
     }
-    Ok(Some(TuneSpec { tokens, lr, shapes, apply, axes }))
+    Ok(Some(TuneSpec { tokens, lr, shapes, apply, optimum, axes }))
 }
 
 /// The results folder of the tuning runs: `RESULTS/tune`.
@@ -281,6 +306,64 @@ pub struct TunedSize {
     pub trials: Vec<Trial>,
     /// The lowest final validation loss.
     pub best: Trial,
+    /// With `optimum = "parabola"`: the vertex of the quadratic in ln lr (4 significant
+    /// digits), when it has a minimum; this size's LR then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vertex: Option<f64>,
+}
+
+impl TunedSize {
+    /// The learning rate this size's tuning chose: the vertex, else the best trial's.
+    pub fn lr(&self) -> f64 {
+        self.vertex.unwrap_or(self.best.learning_rate)
+    }
+}
+
+/// The vertex of the least-squares quadratic loss = c₀ + c₁·x + c₂·x² in x = ln lr, clamped
+/// to the range tried; `None` with fewer than 3 distinct LRs or no interior minimum (c₂ ≤ 0).
+pub fn parabola_vertex(points: &[(f64, f64)]) -> Option<f64> {
+    let xs: Vec<f64> = points.iter().map(|p| p.0.ln()).collect();
+    let mut distinct = xs.clone();
+    distinct.sort_by(f64::total_cmp);
+    distinct.dedup();
+    if distinct.len() < 3 {
+        return None;
+    }
+    // Centre x for conditioning, then solve the 3×3 normal equations (Cramer's rule).
+    let m = xs.iter().sum::<f64>() / xs.len() as f64;
+    let mut s = [0.0f64; 5]; // Σ u^k, k = 0..4
+    let mut t = [0.0f64; 3]; // Σ y·u^k, k = 0..2
+    for (x, p) in xs.iter().zip(points) {
+        let u = x - m;
+        for (k, sk) in s.iter_mut().enumerate() {
+            *sk += u.powi(k as i32);
+        }
+        for (k, tk) in t.iter_mut().enumerate() {
+            *tk += p.1 * u.powi(k as i32);
+        }
+    }
+    let det3 = |a: [[f64; 3]; 3]| {
+        a[0][0] * (a[1][1] * a[2][2] - a[1][2] * a[2][1]) - a[0][1] * (a[1][0] * a[2][2] - a[1][2] * a[2][0])
+            + a[0][2] * (a[1][0] * a[2][1] - a[1][1] * a[2][0])
+    };
+    let a = [[s[0], s[1], s[2]], [s[1], s[2], s[3]], [s[2], s[3], s[4]]];
+    let d = det3(a);
+    if d.abs() < 1e-300 {
+        return None;
+    }
+    let col = |j: usize| {
+        let mut b = a;
+        for (i, row) in b.iter_mut().enumerate() {
+            row[j] = t[i];
+        }
+        det3(b) / d
+    };
+    let (c1, c2) = (col(1), col(2));
+    if c2 <= 0.0 || !c1.is_finite() || !c2.is_finite() {
+        return None;
+    }
+    let u = (-c1 / (2.0 * c2)).clamp(distinct[0] - m, distinct[distinct.len() - 1] - m);
+    Some(round_sig((u + m).exp(), 4))
 }
 
 /// The fitted learning-rate rule lr(w) = c·(w / base_width)^exponent.
@@ -397,6 +480,7 @@ pub fn choose(
                 params_total: count::params_total(m),
                 best: trial.clone(),
                 trials: vec![trial],
+                vertex: None,
             }),
         }
     }
@@ -430,13 +514,20 @@ pub fn choose(
                 }
             ));
         }
+        if t.optimum == Optimum::Parabola {
+            let pts: Vec<(f64, f64)> = s
+                .trials
+                .iter()
+                .filter(|x| x.axes == best.axes)
+                .filter_map(|x| x.final_val_loss.map(|l| (x.learning_rate, l)))
+                .collect();
+            s.vertex = parabola_vertex(&pts);
+        }
         s.best = best;
     }
     let base_width = cfg.raw.train.lr_base_width.max(1) as usize;
-    let pts: Vec<(f64, f64)> = sizes
-        .iter()
-        .map(|s| ((s.n_embd as f64 / base_width as f64).ln(), s.best.learning_rate.ln()))
-        .collect();
+    let pts: Vec<(f64, f64)> =
+        sizes.iter().map(|s| ((s.n_embd as f64 / base_width as f64).ln(), s.lr().ln())).collect();
     let n = pts.len() as f64;
     let (mx, my) = (pts.iter().map(|p| p.0).sum::<f64>() / n, pts.iter().map(|p| p.1).sum::<f64>() / n);
     let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
@@ -478,8 +569,17 @@ impl TuneChoice {
         });
         let (lr, source) = match (own, self.apply) {
             (Some(s), Apply::Best) => (
-                s.best.learning_rate,
-                format!("tune: best of {} trials at {} tokens ({label})", s.trials.len(), self.tokens),
+                s.lr(),
+                match s.vertex {
+                    Some(_) => format!(
+                        "tune: parabola vertex of {} trials at {} tokens ({label})",
+                        s.trials.len(),
+                        self.tokens
+                    ),
+                    None => {
+                        format!("tune: best of {} trials at {} tokens ({label})", s.trials.len(), self.tokens)
+                    }
+                },
             ),
             (own, _) => (
                 self.rule.at(width),
@@ -519,10 +619,11 @@ impl TuneChoice {
                 })
                 .collect();
             out.push(format!(
-                "{:>8} (N {}): best lr {:.3e}; tried {}",
+                "{:>8} (N {}): best lr {:.3e}{}; tried {}",
                 s.shape,
                 s.params_total,
                 s.best.learning_rate,
+                s.vertex.map(|v| format!(", parabola vertex {v:.3e} (used)")).unwrap_or_default(),
                 tried.join(", ")
             ));
         }
@@ -623,6 +724,58 @@ mod tests {
     }
 
     #[test]
+    fn parabola_vertex_recovers_a_quadratic_and_falls_back_without_a_minimum() {
+        // loss = 3 + 0.2·(ln lr − ln 4e-3)²: the vertex is 4e-3 whatever the trials.
+        let q = |lr: f64| 3.0 + 0.2 * (lr / 4e-3).ln().powi(2);
+        let pts: Vec<(f64, f64)> = [1e-3, 2.5e-3, 5e-3, 1.2e-2].iter().map(|&x| (x, q(x))).collect();
+        assert_eq!(parabola_vertex(&pts), Some(4e-3));
+        // The best trial would be 5e-3; a mutation of the vertex formula moves this.
+        let best = pts.iter().min_by(|a, b| a.1.total_cmp(&b.1)).unwrap().0;
+        assert_eq!(best, 5e-3);
+        // A minimum outside the range is clamped to the nearest LR tried.
+        let lo: Vec<(f64, f64)> = [1e-2, 2e-2, 4e-2].iter().map(|&x| (x, q(x))).collect();
+        assert_eq!(parabola_vertex(&lo), Some(1e-2));
+        // Concave, or fewer than 3 LRs: no vertex.
+        let cap: Vec<(f64, f64)> = pts.iter().map(|&(x, y)| (x, 6.0 - y)).collect();
+        assert_eq!(parabola_vertex(&cap), None);
+        assert_eq!(parabola_vertex(&pts[..2]), None);
+    }
+
+    #[test]
+    fn optimum_parabola_sets_each_tuned_size_to_its_vertex() {
+        let (_d, cfg) = config("lr_factors = [0.3, 0.7, 1.5, 3]\noptimum = \"parabola\"\n");
+        let t = parse(&cfg).unwrap().unwrap();
+        assert_eq!(t.optimum, Optimum::Parabola);
+        let runs = expand_tune(&cfg).unwrap();
+        let truth = |w: usize| 4e-3 * (w as f64 / 64.0).powf(-0.6);
+        let res: Vec<RunResult> = results(&runs, truth)
+            .into_iter()
+            .zip(&runs)
+            .map(|(mut r, g)| {
+                r.final_val_loss =
+                    Some(3.0 + 0.2 * (g.spec.learning_rate / truth(g.spec.model.n_embd)).ln().powi(2));
+                r
+            })
+            .collect();
+        let c = choose(&cfg, &t, &runs, &res).unwrap();
+        for s in &c.sizes {
+            let v = s.vertex.expect("vertex");
+            assert!((v / truth(s.n_embd) - 1.0).abs() < 1e-3, "{s:?}");
+            assert_ne!(v, s.best.learning_rate);
+        }
+        assert!((c.rule.exponent + 0.6).abs() < 1e-3, "{:?}", c.rule);
+        let mut table = cfg.table.clone();
+        let shape = vec![
+            ("n_embd".to_string(), toml::Value::Integer(64)),
+            ("n_layer".to_string(), toml::Value::Integer(1)),
+        ];
+        let src = c.apply(&mut table, &shape, "c.toml").unwrap();
+        assert!(src.contains("parabola vertex of 4 trials"), "{src}");
+        assert_eq!(table["train"]["learning_rate"].as_float().unwrap(), c.sizes[1].vertex.unwrap());
+        assert!(c.summary()[1].contains("parabola vertex"), "{:?}", c.summary());
+    }
+
+    #[test]
     fn factors_follow_the_config_rule_and_one_width_keeps_its_slope() {
         let (_d, cfg) = config("lr_factors = [0.5, 1, 2]\nshapes = [\"64x1\"]\n");
         let t = parse(&cfg).unwrap().unwrap();
@@ -646,6 +799,7 @@ mod tests {
             ("lr_factors = [1, 2]\nshapes = [\"48x1\"]\n", "not a grid shape"),
             ("lr_factors = [1, 2]\nn_layer = [1, 2]\n", "cannot be tuned"),
             ("lr_factors = [1, -2]\n", "positive"),
+            ("lr_factors = [1, 2]\noptimum = \"mean\"\n", "optimum must be"),
         ] {
             let (_d, cfg) = config(tune);
             let e = parse(&cfg).and_then(|_| expand_tune(&cfg)).unwrap_err();
