@@ -184,8 +184,11 @@ fn bad_grids_exit_2_naming_the_key() {
 #[test]
 fn ctrl_c_stops_cleanly_keeps_checkpoints_and_says_how_to_resume() {
     let d = tempfile::tempdir().unwrap();
+    // Runs long enough (a few seconds each) that two are seen training: a run writes its
+    // progress file only after 0.5 s, and the smoke grid's own runs now finish faster than that.
+    const LONGER: &str = "grid.tokens=[4e5, 8e5]";
     let child = bin()
-        .args(["sweep", "configs/smoke.toml", "-q", "--jobs", "2", "--set", &rd(d.path())])
+        .args(["sweep", "configs/smoke.toml", "-q", "--jobs", "2", "--set", &rd(d.path()), "--set", LONGER])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .process_group(0)
@@ -218,7 +221,7 @@ fn ctrl_c_stops_cleanly_keeps_checkpoints_and_says_how_to_resume() {
         .map(|rd| rd.flatten().filter(|e| e.path().to_string_lossy().ends_with(".state.json")).count())
         .unwrap_or(0);
     assert!(ckpts >= 1, "no checkpoint kept");
-    let again = sweep(d.path(), "configs/smoke.toml", &[]);
+    let again = sweep(d.path(), "configs/smoke.toml", &["--set", LONGER]);
     assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
     assert_eq!(results(&store).len(), 8);
     assert!(results(&store).iter().any(|r| r["resumed_from_step"].as_u64().unwrap() > 0));
