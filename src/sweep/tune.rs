@@ -319,51 +319,24 @@ impl TunedSize {
     }
 }
 
-/// The vertex of the least-squares quadratic loss = c₀ + c₁·x + c₂·x² in x = ln lr, clamped
-/// to the range tried; `None` with fewer than 3 distinct LRs or no interior minimum (c₂ ≤ 0).
+/// The vertex of the least-squares quadratic loss = c₀ + c₁·x + c₂·x² in x = ln lr
+/// ([`crate::fit::stats::quadratic`]), clamped to the range tried; `None` with fewer than 3
+/// distinct LRs or no interior minimum (c₂ ≤ 0).
 pub fn parabola_vertex(points: &[(f64, f64)]) -> Option<f64> {
     let xs: Vec<f64> = points.iter().map(|p| p.0.ln()).collect();
+    let ys: Vec<f64> = points.iter().map(|p| p.1).collect();
     let mut distinct = xs.clone();
     distinct.sort_by(f64::total_cmp);
     distinct.dedup();
     if distinct.len() < 3 {
         return None;
     }
-    // Centre x for conditioning, then solve the 3×3 normal equations (Cramer's rule).
-    let m = xs.iter().sum::<f64>() / xs.len() as f64;
-    let mut s = [0.0f64; 5]; // Σ u^k, k = 0..4
-    let mut t = [0.0f64; 3]; // Σ y·u^k, k = 0..2
-    for (x, p) in xs.iter().zip(points) {
-        let u = x - m;
-        for (k, sk) in s.iter_mut().enumerate() {
-            *sk += u.powi(k as i32);
-        }
-        for (k, tk) in t.iter_mut().enumerate() {
-            *tk += p.1 * u.powi(k as i32);
-        }
-    }
-    let det3 = |a: [[f64; 3]; 3]| {
-        a[0][0] * (a[1][1] * a[2][2] - a[1][2] * a[2][1]) - a[0][1] * (a[1][0] * a[2][2] - a[1][2] * a[2][0])
-            + a[0][2] * (a[1][0] * a[2][1] - a[1][1] * a[2][0])
-    };
-    let a = [[s[0], s[1], s[2]], [s[1], s[2], s[3]], [s[2], s[3], s[4]]];
-    let d = det3(a);
-    if d.abs() < 1e-300 {
-        return None;
-    }
-    let col = |j: usize| {
-        let mut b = a;
-        for (i, row) in b.iter_mut().enumerate() {
-            row[j] = t[i];
-        }
-        det3(b) / d
-    };
-    let (c1, c2) = (col(1), col(2));
+    let [_, c1, c2] = crate::fit::stats::quadratic(&xs, &ys)?;
     if c2 <= 0.0 || !c1.is_finite() || !c2.is_finite() {
         return None;
     }
-    let u = (-c1 / (2.0 * c2)).clamp(distinct[0] - m, distinct[distinct.len() - 1] - m);
-    Some(round_sig((u + m).exp(), 4))
+    let x = (-c1 / (2.0 * c2)).clamp(distinct[0], distinct[distinct.len() - 1]);
+    Some(round_sig(x.exp(), 4))
 }
 
 /// The fitted learning-rate rule lr(w) = c·(w / base_width)^exponent.
@@ -676,6 +649,14 @@ mod tests {
         (dir, cfg)
     }
 
+    /// A grid shape's axes, as `apply` receives them.
+    fn shape(n_embd: i64, n_layer: i64) -> Vec<(String, toml::Value)> {
+        vec![
+            ("n_embd".to_string(), toml::Value::Integer(n_embd)),
+            ("n_layer".to_string(), toml::Value::Integer(n_layer)),
+        ]
+    }
+
     /// Results whose loss is |ln(lr / truth(width))| + 3: lowest at the true optimum.
     fn results(runs: &[GridRun], truth: impl Fn(usize) -> f64) -> Vec<RunResult> {
         runs.iter()
@@ -713,10 +694,7 @@ mod tests {
         assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
         // The main grid gets each size's best (apply = best), recorded in the spec.
         let mut table = cfg.table.clone();
-        let shape = vec![
-            ("n_embd".to_string(), toml::Value::Integer(96)),
-            ("n_layer".to_string(), toml::Value::Integer(1)),
-        ];
+        let shape = shape(96, 1);
         let src = c.apply(&mut table, &shape, "c.toml").unwrap();
         assert!(src.contains("size not tuned"), "{src}");
         assert_eq!(table["train"]["learning_rate"].as_float().unwrap(), c.rule.at(96));
@@ -765,10 +743,7 @@ mod tests {
         }
         assert!((c.rule.exponent + 0.6).abs() < 1e-3, "{:?}", c.rule);
         let mut table = cfg.table.clone();
-        let shape = vec![
-            ("n_embd".to_string(), toml::Value::Integer(64)),
-            ("n_layer".to_string(), toml::Value::Integer(1)),
-        ];
+        let shape = shape(64, 1);
         let src = c.apply(&mut table, &shape, "c.toml").unwrap();
         assert!(src.contains("parabola vertex of 4 trials"), "{src}");
         assert_eq!(table["train"]["learning_rate"].as_float().unwrap(), c.sizes[1].vertex.unwrap());
