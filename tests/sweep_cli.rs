@@ -226,3 +226,24 @@ fn ctrl_c_stops_cleanly_keeps_checkpoints_and_says_how_to_resume() {
     assert_eq!(results(&store).len(), 8);
     assert!(results(&store).iter().any(|r| r["resumed_from_step"].as_u64().unwrap() > 0));
 }
+
+/// Issue #24: with stderr a log file (no bars), a sweep still says what it did: one plain line
+/// per finished run, with its shape, tokens, status and loss.
+#[test]
+fn sweep_into_a_log_file_prints_a_line_per_finished_run() {
+    let d = tempfile::tempdir().unwrap();
+    let log = d.path().join("sweep.log");
+    let r = rd(d.path());
+    let status = bin()
+        .args(["sweep", "tests/fixtures/wsd.toml", "--jobs", "2", "--set", &r])
+        .stderr(std::fs::File::create(&log).unwrap())
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> =
+        text.lines().filter(|l| l.contains(" run #") && l.contains(": ok, val loss ")).collect();
+    assert_eq!(lines.len(), results(&d.path().join("wsd")).len(), "{text}");
+    assert!(lines.iter().all(|l| l.starts_with('[') && l.contains("32x1") && l.contains("runs")), "{text}");
+}

@@ -185,3 +185,33 @@ fn corrupt_checkpoint_exits_2() {
     assert_input_error(&out, "corrupt checkpoint");
     assert!(std::path::Path::new(&model).exists(), "nothing is deleted");
 }
+
+/// Issue #24: `train` with another corpus into a results folder that already holds runs, then
+/// `fit`: the fit refuses to pool them (exit 2, naming the keys that differ) instead of mixing
+/// the corpora silently; `--allow-mixed` pools them on request and fit.json records it.
+#[test]
+fn fit_refuses_to_pool_runs_of_another_corpus() {
+    let d = tempfile::tempdir().unwrap();
+    for (w, t) in
+        [("32", "6e4"), ("16", "6e4"), ("48", "6e4"), ("32", "1.2e5"), ("16", "1.2e5"), ("48", "1.2e5")]
+    {
+        let out = tiny(d.path(), &[&format!("n_embd={w}"), &format!("tokens={t}")]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let dir = d.path().join("tiny");
+    let dir_s = dir.display().to_string();
+    let same = run(&["fit", &dir_s, "--out", &d.path().join("ok.json").display().to_string()]);
+    assert!(same.status.success(), "one corpus fits: {}", String::from_utf8_lossy(&same.stderr));
+    let other = tiny(d.path(), &["corpus.seed=1"]);
+    assert!(other.status.success(), "{}", String::from_utf8_lossy(&other.stderr));
+    let mixed = run(&["fit", &dir_s]);
+    assert_input_error(&mixed, "corpus_id");
+    let err = String::from_utf8_lossy(&mixed.stderr);
+    assert!(err.contains("(6 runs)") && err.contains("(1 runs)") && err.contains("--allow-mixed"), "{err}");
+    assert!(!dir.join("fit.json").exists(), "a refused fit writes nothing");
+    let pooled = run(&["fit", &dir_s, "--allow-mixed"]);
+    assert!(pooled.status.success(), "{}", String::from_utf8_lossy(&pooled.stderr));
+    let fit: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("fit.json")).unwrap()).unwrap();
+    assert_eq!(fit["conventions"]["allow_mixed"], serde_json::json!(true));
+}

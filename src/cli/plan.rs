@@ -215,19 +215,19 @@ pub fn run(a: &PlanArgs) -> Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    // Quick throughput: time a few steps of the median-size run (1 thread) and assume the same
-    // FLOP rate for every run (small models reach a lower rate: the estimate is optimistic
-    // for the smallest runs).
-    let rate = if a.no_measure {
+    // Throughput per shape (issue #24: one FLOP rate for every size put the quick sweep's ETA
+    // off by 8×): the finished runs of that shape, else a few timed steps of it (1 thread).
+    let speed = if a.no_measure {
         None
     } else {
-        let mut by_size: Vec<&crate::sweep::grid::GridRun> = runs.iter().collect();
-        by_size.sort_by_key(|r| crate::model::count::params_total(&r.spec.model));
-        let mid = &by_size[by_size.len() / 2].spec;
         std::env::set_var("RAYON_NUM_THREADS", "1");
-        let (tps, _, _) = super::bench::time_steps(&mid.model, mid.batch_size, 1, 3)?;
-        Some(tps * crate::model::count::flops_per_token_exact(&mid.model))
+        let all: Vec<&crate::sweep::grid::GridRun> = runs.iter().chain(truns.iter()).collect();
+        let (m, from_runs, timed) = crate::sweep::plan::throughputs(&all, &[&store, &tstore], |s| {
+            super::bench::time_steps(&s.model, s.batch_size, 1, 3).ok().map(|t| t.0)
+        });
+        Some((m, from_runs, timed))
     };
+    let rate = speed.as_ref().map(|(m, _, _)| m);
     let trows = rows(&truns, &tstore, meta.train_tokens, rate);
     let rows = rows(&runs, &store, meta.train_tokens, rate);
     let mut warns = warnings(&runs, &rows);
@@ -259,7 +259,7 @@ pub fn run(a: &PlanArgs) -> Result<ExitCode> {
                     "flops_exact": rows.iter().map(|r| r.flops_exact).sum::<f64>(),
                     "flops_saved_wsd": crate::sweep::branch::flops_saved(&runs),
                     "tune_runs": trows.len(), "tune_flops_6nd": tune_flops,
-                    "measured_flops_per_second": rate, "pending_cpu_seconds": pending_secs,
+                    "tokens_per_second_by_shape": rate, "pending_cpu_seconds": pending_secs,
                     "eta_seconds": eta, "jobs": a.jobs},
             });
             println!("{}", serde_json::to_string_pretty(&j)?);
@@ -303,10 +303,10 @@ pub fn run(a: &PlanArgs) -> Result<ExitCode> {
                 } else {
                     format!(" + {} tuning runs, {tune_flops:.3e} FLOPs", trows.len())
                 },
-                match (rate, eta) {
-                    (Some(r), Some(e)) => format!(
-                        ", measured {:.2} GFLOP/s per run process, ETA {} with {} job(s)",
-                        r / 1e9,
+                match (&speed, eta) {
+                    (Some((_, from_runs, timed)), Some(e)) => format!(
+                        ", ETA {} with {} job(s) (tokens/s per shape: {from_runs} from finished runs, {timed} from \
+                         3 timed steps at this machine's current load)",
                         hms(e),
                         a.jobs
                     ),

@@ -63,6 +63,7 @@ pub fn run(a: &SweepArgs) -> Result<ExitCode> {
         threads,
         device: a.device.clone(),
         bars: bars_enabled(a.quiet),
+        lines: !a.quiet && !bars_enabled(a.quiet),
         retry_failed: a.retry_failed,
         tune: false,
     };

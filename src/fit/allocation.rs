@@ -154,10 +154,13 @@ pub fn approach1(samples: &[CurveSample], mut notes: Vec<String>) -> AllocationR
 
 /// IsoFLOP budgets: (budget FLOPs, cell indices, exact?).
 pub fn isoflop_groups(cells: &[Cell], gap_decades: f64) -> Vec<(f64, Vec<usize>, bool)> {
-    if !cells.is_empty() && cells.iter().all(|c| c.flops_budget.is_some()) {
+    // Cells planned at a budget (`flops_budget`) are grouped exactly by it; when only some cells
+    // have one (a tokens grid with IsoFLOP branches, `[grid] tokens` + `flops`), those alone make
+    // the profiles: the others were not placed on any budget.
+    if cells.iter().any(|c| c.flops_budget.is_some()) {
         let mut map: std::collections::BTreeMap<i64, (f64, Vec<usize>)> = Default::default();
         for (i, c) in cells.iter().enumerate() {
-            let b = c.flops_budget.unwrap_or(c.c);
+            let Some(b) = c.flops_budget else { continue };
             map.entry((b.ln() * 1e6).round() as i64).or_insert((b, Vec::new())).1.push(i);
         }
         return map.into_values().map(|(b, v)| (b, v, true)).collect();
@@ -190,7 +193,15 @@ pub fn approach2(cells: &[Cell], gap_decades: f64, warnings: &mut Vec<String>) -
     let groups = isoflop_groups(cells, gap_decades);
     let exact = groups.first().is_some_and(|g| g.2);
     let mut notes = vec![if exact {
-        "budgets: exact, from the spec key flops_budget".to_string()
+        let planned = cells.iter().filter(|c| c.flops_budget.is_some()).count();
+        if planned < cells.len() {
+            format!(
+                "budgets: exact, from the spec key flops_budget ({planned} of {} cells; the others have none)",
+                cells.len()
+            )
+        } else {
+            "budgets: exact, from the spec key flops_budget".to_string()
+        }
     } else {
         format!(
             "budgets: clusters of log10 C separated by more than {gap_decades} decades (no flops_budget key)"
@@ -283,6 +294,32 @@ mod tests {
         assert!(g.iter().all(|(c, v, exact)| v.len() == 5
             && !exact
             && budgets.iter().any(|b| (c / b - 1.0).abs() < 1e-6)));
+    }
+
+    #[test]
+    fn planned_budgets_alone_make_the_profiles_when_other_cells_have_none() {
+        // A tokens grid (no budget) plus IsoFLOP branches (`[grid] tokens` + `flops`): only the
+        // planned cells form profiles, grouped exactly, however close the others' C lie.
+        let budgets = [1e18, 1e19, 1e20];
+        let mut pts = isoflop_points(&LAW, &budgets, 5, 0.5, |c| LAW.n_opt(c));
+        let grid: Vec<_> = isoflop_points(&LAW, &[1e18, 1e19], 4, 0.7, |c| LAW.n_opt(c) * 3.0)
+            .into_iter()
+            .map(|mut p| {
+                p.flops_budget = None;
+                p.id = format!("grid-{}", p.id);
+                p
+            })
+            .collect();
+        pts.extend(grid);
+        let cells = make_cells(&pts);
+        let g = isoflop_groups(&cells, 0.05);
+        assert_eq!(g.len(), 3);
+        assert!(g.iter().all(|(_, v, exact)| *exact && v.len() == 5), "{g:?}");
+        assert!(g.iter().flat_map(|(_, v, _)| v).all(|&i| cells[i].flops_budget.is_some()));
+        let mut w = Vec::new();
+        let r = approach2(&cells, 0.05, &mut w);
+        assert!(r.notes[0].contains("15 of 23 cells"), "{:?}", r.notes);
+        assert!((r.a.value - LAW.exponent_a()).abs() < 0.02, "a = {}", r.a.value);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! progress and warnings go to stderr; fit.json is written atomically.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
@@ -79,6 +79,15 @@ pub struct FitArgs {
     /// Fit even when every run shares one N or one D (the report then says what is undetermined).
     #[arg(long)]
     pub allow_degenerate: bool,
+    /// Pool runs whose settings differ in more than sizes, budgets and seeds (corpus, context,
+    /// schedule, ...). By default that is an error naming the keys; `--group-by KEY` fits each
+    /// value of KEY separately instead.
+    #[arg(long)]
+    pub allow_mixed: bool,
+    /// Replace an existing fit.json even when it was made with more (bootstrap replicates,
+    /// hold-out, another convention or E bound); by default that is refused.
+    #[arg(long)]
+    pub overwrite: bool,
     /// Lower bound on E in every fit with an irreducible term, nats/token: a number, or `runs`
     /// for the corpus entropy floor the runs recorded (synthetic corpora). No model can go
     /// below that floor, so neither can E; bounding it narrows α and β when E is poorly
@@ -110,7 +119,8 @@ fn e_floor(args: &FitArgs, loaded: &Loaded) -> Result<Option<f64>> {
 fn load(args: &FitArgs) -> Result<(Source, Loaded)> {
     match (&args.results_dir, &args.csv) {
         (Some(dir), None) => {
-            let loaded = load_results(dir, args.params, args.flops, args.group_by.as_deref())?;
+            let loaded =
+                load_results(dir, args.params, args.flops, args.group_by.as_deref(), args.allow_mixed)?;
             Ok((Source { kind: "results_dir".into(), path: dir.display().to_string() }, loaded))
         }
         (None, Some(csv)) => {
@@ -164,8 +174,54 @@ fn check_degenerate(points: &[RunPoint], what: &str, allow: bool) -> Result<()> 
     Ok(())
 }
 
+/// Where the fit is written: `--out`, else `RESULTS_DIR/fit.json`, else `./fit.json`.
+fn out_path(args: &FitArgs) -> PathBuf {
+    match (&args.out, &args.results_dir) {
+        (Some(o), _) => o.clone(),
+        (None, Some(dir)) => dir.join("fit.json"),
+        (None, None) => PathBuf::from("fit.json"),
+    }
+}
+
+/// What an existing fit at `out` has that a fit with `args` would lose (fewer bootstrap
+/// replicates, no hold-out, another convention, grouping or E bound); empty when nothing.
+pub fn poorer_than_existing(out: &Path, args: &FitArgs) -> Vec<String> {
+    let Ok(old) = super::predict::read_report(out) else { return Vec::new() };
+    let c = &old.conventions;
+    let mut lost = Vec::new();
+    if c.bootstrap_reps > args.bootstrap {
+        lost.push(format!("--bootstrap {} (this fit: {})", c.bootstrap_reps, args.bootstrap));
+    }
+    if c.holdout_top > args.holdout_top {
+        lost.push(format!("--holdout-top {} (this fit: {})", c.holdout_top, args.holdout_top));
+    }
+    if c.params != args.params {
+        lost.push(format!("--params {:?} (this fit: {:?})", c.params, args.params).to_lowercase());
+    }
+    if c.group_by.is_some() && c.group_by != args.group_by {
+        lost.push(format!("--group-by {}", c.group_by.as_deref().unwrap_or("")));
+    }
+    if let (Some(e), None) = (c.e_floor, &args.e_floor) {
+        lost.push(format!("--e-floor {e}"));
+    }
+    lost
+}
+
 /// Fits everything `args` asks for, writes fit.json, prints the summary; returns the report.
+/// An existing fit that this one would make poorer is kept (input error) unless `--overwrite`.
 pub fn fit_report(args: &FitArgs) -> Result<(FitReport, PathBuf)> {
+    let out = out_path(args);
+    if !args.overwrite {
+        let lost = poorer_than_existing(&out, args);
+        if !lost.is_empty() {
+            return Err(input_err(format!(
+                "{} was fitted with {}; this fit would replace it with a poorer one; fix: pass the same flags, \
+                 write elsewhere with --out FILE, or pass --overwrite to replace it",
+                out.display(),
+                lost.join(", ")
+            )));
+        }
+    }
     let (source, loaded) = load(args)?;
     for e in &loaded.excluded {
         eprintln!("excluded {}: {}", e.id, e.reason);
@@ -245,16 +301,12 @@ pub fn fit_report(args: &FitArgs) -> Result<(FitReport, PathBuf)> {
             reference_flops: args.reference_flops,
             group_by: group_key,
             e_floor: opts.a3.fit.e_floor,
+            allow_mixed: args.allow_mixed,
         },
         excluded: loaded.excluded,
         groups: reports,
         warnings,
         source,
-    };
-    let out = match (&args.out, &args.results_dir) {
-        (Some(o), _) => o.clone(),
-        (None, Some(dir)) => dir.join("fit.json"),
-        (None, None) => PathBuf::from("fit.json"),
     };
     write_json_atomic(&out, &report)?;
     Ok((report, out))

@@ -173,6 +173,9 @@ pub struct Conventions {
     /// `--e-floor`: lower bound imposed on E, nats/token (absent: E unbounded).
     #[serde(default, skip_serializing_if = "Option::is_none", with = "lossless::opt")]
     pub e_floor: Option<f64>,
+    /// `--allow-mixed`: runs of differing settings were pooled on request (absent: they agree).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_mixed: bool,
 }
 
 /// A fitted or derived quantity and whether the data determine it.

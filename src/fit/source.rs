@@ -116,12 +116,89 @@ pub fn run_point(
     })
 }
 
-/// Loads `dir/runs/*.json` (and curves) under the conventions.
+/// Spec keys that differ between the runs of one sweep by design: the size, budget and seed
+/// axes and what follows from them (steps, warmup and eval spacing, the tuned LR and its note).
+/// Any other key that differs means runs that do not belong in one fit.
+const PER_RUN_KEYS: [&str; 12] = [
+    "n_embd",
+    "n_layer",
+    "n_head",
+    "tokens",
+    "max_steps",
+    "seed",
+    "learning_rate",
+    "warmup_steps",
+    "eval_interval",
+    "flops_budget",
+    "tokens_per_param",
+    "tuned",
+];
+
+/// The settings (spec keys outside [`PER_RUN_KEYS`] and the `--group-by` key) on which the
+/// usable runs disagree, each with its values and how many runs have each, within each group.
+pub fn mixed_settings(runs: &[&RunResult], group_by: Option<&str>) -> Vec<(String, Vec<(String, usize)>)> {
+    let mut groups: BTreeMap<Option<String>, Vec<&RunResult>> = BTreeMap::new();
+    for r in runs {
+        groups.entry(group_by.and_then(|k| spec_string(r, k))).or_default().push(r);
+    }
+    let mut out: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
+    for members in groups.values() {
+        let keys: std::collections::BTreeSet<&String> = members.iter().flat_map(|r| r.spec.keys()).collect();
+        for k in keys {
+            if PER_RUN_KEYS.contains(&k.as_str()) || Some(k.as_str()) == group_by {
+                continue;
+            }
+            let mut vals: BTreeMap<String, usize> = BTreeMap::new();
+            for r in members {
+                let v = r.spec.get(k).map(|v| v.to_string()).unwrap_or_else(|| "(missing)".into());
+                *vals.entry(v).or_default() += 1;
+            }
+            if vals.len() > 1 {
+                let e = out.entry(k.clone()).or_default();
+                for (v, n) in vals {
+                    *e.entry(v).or_default() += n;
+                }
+            }
+        }
+    }
+    out.into_iter().map(|(k, v)| (k, v.into_iter().collect())).collect()
+}
+
+/// The input error for runs that would be pooled across differing settings.
+fn mixed_error(dir: &Path, mixed: &[(String, Vec<(String, usize)>)]) -> anyhow::Error {
+    let shorten = |v: &str| {
+        if v.chars().count() > 60 {
+            format!("{}…", v.chars().take(60).collect::<String>())
+        } else {
+            v.to_string()
+        }
+    };
+    let lines: Vec<String> = mixed
+        .iter()
+        .map(|(k, vals)| {
+            let vs: Vec<String> = vals.iter().map(|(v, n)| format!("{} ({n} runs)", shorten(v))).collect();
+            format!("  {k}: {}", vs.join(", "))
+        })
+        .collect();
+    let first = &mixed[0].0;
+    input_err(format!(
+        "{}: the runs differ in settings that are not grid axes, so one fit would pool runs that do not belong \
+         together:\n{}\nfix: fit each setting separately with --group-by {first}, move the runs that do not belong \
+         to their own results folder, or pass --allow-mixed to pool them anyway (recorded in fit.json)",
+        dir.display(),
+        lines.join("\n")
+    ))
+}
+
+/// Loads `dir/runs/*.json` (and curves) under the conventions. Runs whose settings differ in
+/// anything but the per-run keys (sizes, budgets, seeds, tuned LR) are an input error naming
+/// the keys, unless `allow_mixed`; with `group_by` only runs of one group must agree.
 pub fn load_results(
     dir: &Path,
     params: ParamsConvention,
     flops: FlopsConvention,
     group_by: Option<&str>,
+    allow_mixed: bool,
 ) -> Result<Loaded> {
     if !dir.is_dir() {
         return Err(input_err(format!(
@@ -156,6 +233,13 @@ pub fn load_results(
                 out.points.push(p);
             }
             Err(reason) => out.excluded.push(Excluded { id: r.id.clone(), reason }),
+        }
+    }
+    if !allow_mixed {
+        let used: Vec<&RunResult> = runs.iter().filter(|r| by_id.contains_key(&r.id)).collect();
+        let mixed = mixed_settings(&used, group_by);
+        if !mixed.is_empty() {
+            return Err(mixed_error(dir, &mixed));
         }
     }
     out.entropy_floor = runs
@@ -242,11 +326,12 @@ pub(crate) mod tests {
     #[test]
     fn missing_or_empty_dir_is_an_input_error() {
         let t = tempfile::tempdir().expect("tempdir");
-        let e =
-            load_results(t.path(), ParamsConvention::Total, FlopsConvention::SixNd, None).expect_err("empty");
+        let e = load_results(t.path(), ParamsConvention::Total, FlopsConvention::SixNd, None, false)
+            .expect_err("empty");
         assert!(crate::error::is_input_error(&e), "{e}");
-        let e = load_results(&t.path().join("x"), ParamsConvention::Total, FlopsConvention::SixNd, None)
-            .expect_err("missing");
+        let e =
+            load_results(&t.path().join("x"), ParamsConvention::Total, FlopsConvention::SixNd, None, false)
+                .expect_err("missing");
         assert!(crate::error::is_input_error(&e));
     }
 }

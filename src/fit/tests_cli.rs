@@ -210,3 +210,30 @@ fn csv_with_seed_replicates_reports_noise() {
     assert_eq!(noise.cells.len(), 20);
     assert!(g.interval_note.contains("include seed noise"));
 }
+
+/// Issue #24: `fit DIR` never replaces a fit.json made with more (bootstrap, hold-out) by a
+/// poorer one without being told to.
+#[test]
+fn a_poorer_fit_does_not_replace_a_richer_one() {
+    let dir = results_dir(&[0.001]);
+    let path = dir.path().to_str().expect("utf8").to_string();
+    fit_report(&args(&[&path, "--starts", "coarse", "--bootstrap", "20", "--holdout-top", "2"]))
+        .expect("fit");
+    let fit_json = dir.path().join("fit.json");
+    let before = std::fs::read(&fit_json).expect("fit.json");
+    let e = fit_report(&args(&[&path, "--starts", "coarse"])).expect_err("poorer fit refused");
+    assert!(is_input_error(&e), "{e:#}");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("--bootstrap 20") && msg.contains("--holdout-top 2") && msg.contains("--overwrite"),
+        "{msg}"
+    );
+    assert_eq!(std::fs::read(&fit_json).expect("fit.json"), before, "fit.json untouched");
+    // The same flags, or a fit elsewhere, or --overwrite, go ahead.
+    fit_report(&args(&[&path, "--starts", "coarse", "--bootstrap", "20", "--holdout-top", "2"]))
+        .expect("same flags");
+    let other = dir.path().join("plain.json");
+    fit_report(&args(&[&path, "--starts", "coarse", "--out", other.to_str().expect("utf8")])).expect("--out");
+    let (r, _) = fit_report(&args(&[&path, "--starts", "coarse", "--overwrite"])).expect("--overwrite");
+    assert_eq!(r.conventions.bootstrap_reps, 0);
+}

@@ -66,21 +66,47 @@ pub struct ReportArgs {
     /// Run the fit again even when RESULTS_DIR/fit.json exists (it is overwritten).
     #[arg(long)]
     pub refit: bool,
-    /// When fitting: bootstrap replicates for the 95% intervals (0 = none).
-    #[arg(long, value_name = "K", default_value_t = 200)]
-    pub bootstrap: usize,
-    /// When fitting: hold out the K largest-compute cells and check their forecast.
-    #[arg(long, value_name = "K", default_value_t = 0)]
-    pub holdout_top: usize,
-    /// When fitting: Approach 3 starting grid, full (4,500 starts) or coarse (108).
-    #[arg(long, value_name = "GRID", value_enum, default_value = "full")]
-    pub starts: StartsArg,
-    /// When fitting: seed of the bootstrap RNG.
-    #[arg(long, value_name = "SEED", default_value_t = 0)]
-    pub seed: u64,
+    /// When fitting: bootstrap replicates for the 95% intervals (0 = none) [default: 200].
+    /// Given with an existing fit.json made otherwise, the report fits again.
+    #[arg(long, value_name = "K")]
+    pub bootstrap: Option<usize>,
+    /// When fitting: hold out the K largest-compute cells and check their forecast [default: 0].
+    #[arg(long, value_name = "K")]
+    pub holdout_top: Option<usize>,
+    /// When fitting: Approach 3 starting grid, full (4,500 starts) or coarse (108) [default: full].
+    #[arg(long, value_name = "GRID", value_enum)]
+    pub starts: Option<StartsArg>,
+    /// When fitting: seed of the bootstrap RNG [default: 0].
+    #[arg(long, value_name = "SEED")]
+    pub seed: Option<u64>,
     /// When fitting: lower bound on E, nats/token or `runs` (see `scalinglab fit --e-floor`).
     #[arg(long, value_name = "NATS|runs")]
     pub e_floor: Option<String>,
+}
+
+/// The fitting flags a report was given that an existing fit was not made with.
+fn differs_from(args: &ReportArgs, fit: &FitReport) -> Vec<String> {
+    let c = &fit.conventions;
+    let mut d = Vec::new();
+    if let Some(b) = args.bootstrap.filter(|b| *b != c.bootstrap_reps) {
+        d.push(format!("--bootstrap {b} (fit.json: {})", c.bootstrap_reps));
+    }
+    if let Some(h) = args.holdout_top.filter(|h| *h != c.holdout_top) {
+        d.push(format!("--holdout-top {h} (fit.json: {})", c.holdout_top));
+    }
+    if let Some(s) = args.seed.filter(|s| *s != c.seed) {
+        d.push(format!("--seed {s} (fit.json: {})", c.seed));
+    }
+    let full = c.starts > 1000;
+    if let Some(st) = args.starts.filter(|st| (*st == StartsArg::Full) != full) {
+        d.push(
+            format!("--starts {st:?} (fit.json: {})", if full { "full" } else { "coarse" }).to_lowercase(),
+        );
+    }
+    if args.e_floor.is_some() && c.e_floor.is_none() {
+        d.push("--e-floor (fit.json: none)".into());
+    }
+    d
 }
 
 fn fit_args(dir: &Path, params: ParamsConvention, out: Option<PathBuf>) -> FitArgs {
@@ -101,6 +127,8 @@ fn fit_args(dir: &Path, params: ParamsConvention, out: Option<PathBuf>) -> FitAr
         starts: StartsArg::Full,
         isoflop_gap: figs_fit::ISOFLOP_GAP,
         allow_degenerate: false,
+        allow_mixed: false,
+        overwrite: true,
         e_floor: None,
     }
 }
@@ -115,25 +143,46 @@ pub fn run_report(args: &ReportArgs) -> Result<()> {
         )));
     }
     let path = dir.join("fit.json");
-    let fit = if path.exists() && !args.refit {
-        eprintln!("reading {}", path.display());
-        read_report(&path).map_err(|e| {
+    let existing = if path.exists() && !args.refit {
+        let fit = read_report(&path).map_err(|e| {
             input_err(format!(
                 "{e:#}; if it was written by `scalinglab fit` (a non-finite interval bound is written as null), \
                  fix: run the report with --refit"
             ))
-        })?
+        })?;
+        let differs = differs_from(args, &fit);
+        if differs.is_empty() {
+            let c = &fit.conventions;
+            eprintln!(
+                "reading {} (fitted with --bootstrap {} --holdout-top {}; --refit or other fitting flags fit again)",
+                path.display(),
+                c.bootstrap_reps,
+                c.holdout_top
+            );
+            Some(fit)
+        } else {
+            eprintln!("{} was fitted otherwise; fitting again with {}", path.display(), differs.join(", "));
+            None
+        }
     } else {
-        let mut fa = fit_args(dir, ParamsConvention::Total, None);
-        fa.bootstrap = args.bootstrap;
-        fa.holdout_top = args.holdout_top;
-        fa.starts = args.starts;
-        fa.seed = args.seed;
-        fa.e_floor = args.e_floor.clone();
-        // The report is formatted from the same values fit_report just wrote to fit.json.
-        let (fit, out) = fit_report(&fa)?;
-        eprintln!("wrote {}", out.display());
-        fit
+        None
+    };
+    let fit = match existing {
+        Some(fit) => fit,
+        None => {
+            let mut fa = fit_args(dir, ParamsConvention::Total, None);
+            fa.bootstrap = args.bootstrap.unwrap_or(200);
+            fa.holdout_top = args.holdout_top.unwrap_or(0);
+            fa.starts = args.starts.unwrap_or(StartsArg::Full);
+            fa.seed = args.seed.unwrap_or(0);
+            fa.e_floor = args.e_floor.clone();
+            // Asked for by the report's own flags (or --refit), so it replaces fit.json.
+            fa.overwrite = true;
+            // The report is formatted from the same values fit_report just wrote to fit.json.
+            let (fit, out) = fit_report(&fa)?;
+            eprintln!("wrote {}", out.display());
+            fit
+        }
     };
     let out = args.out.clone().unwrap_or_else(|| dir.clone());
     let files = write_report(dir, &fit, &out)?;

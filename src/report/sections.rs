@@ -37,11 +37,6 @@ pub fn sweep_blocks(f: &SweepFacts) -> Vec<Block> {
             if devices.is_empty() { "—".into() } else { devices.join("; ") }
         ),
         format!(
-            "hardware of the machine writing this report: {}, {} logical cores",
-            f.cpu_model.as_deref().unwrap_or("CPU model not available (no /proc/cpuinfo)"),
-            f.cores
-        ),
-        format!(
             "versions recorded by the runs: {}",
             if versions.is_empty() { "none".into() } else { versions.join("; ") }
         ),

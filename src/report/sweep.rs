@@ -61,10 +61,6 @@ pub struct SweepFacts {
     pub devices: BTreeMap<String, usize>,
     /// Version key → values seen.
     pub versions: BTreeMap<String, BTreeSet<String>>,
-    /// CPU model of the machine writing the report (from /proc/cpuinfo).
-    pub cpu_model: Option<String>,
-    /// Logical cores of that machine.
-    pub cores: usize,
     /// Corpus entropy floors recorded by the runs, nats/token (distinct values).
     pub entropy_floors: Vec<f64>,
     /// Epochs per run id.
@@ -175,7 +171,6 @@ pub fn sweep_facts(runs: &[RunResult]) -> SweepFacts {
             }
         })
         .collect();
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let mut sweeps: Vec<String> = runs.iter().map(|r| r.sweep.clone()).collect();
     sweeps.sort();
     sweeps.dedup();
@@ -189,8 +184,6 @@ pub fn sweep_facts(runs: &[RunResult]) -> SweepFacts {
         wall_seconds: runs.iter().map(|r| r.wall_seconds).sum(),
         devices,
         versions,
-        cpu_model: cpu_model(&cpuinfo),
-        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         entropy_floors: floors,
         epochs: runs.iter().map(|r| (r.id.clone(), epochs(r, &mut manifests))).collect(),
         sizes,

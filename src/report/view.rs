@@ -39,10 +39,11 @@ impl<'a> GroupView<'a> {
     }
 }
 
-/// Reads `dir` under `fit`'s conventions (runs, exclusions, curves).
+/// Reads `dir` under `fit`'s conventions (runs, exclusions, curves). The fit itself refused
+/// runs of mixed settings (or was told to pool them), so drawing it reads what it pooled.
 pub fn load_for(dir: &Path, fit: &FitReport) -> Result<Loaded> {
     let c = &fit.conventions;
-    load_results(dir, c.params, c.flops, c.group_by.as_deref())
+    load_results(dir, c.params, c.flops, c.group_by.as_deref(), true)
 }
 
 /// One view per group of `fit`, with `loaded` split by group value.

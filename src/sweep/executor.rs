@@ -39,6 +39,9 @@ pub struct SweepOptions {
     pub device: String,
     /// Draw progress bars.
     pub bars: bool,
+    /// Without bars: a plain line per finished run and a heartbeat every 5 minutes (off with
+    /// `--quiet`).
+    pub lines: bool,
     /// Move `failed` results aside and run them again.
     pub retry_failed: bool,
     /// These are the `[tune]` runs (children get `--tune`).
@@ -112,6 +115,29 @@ pub fn failed_result(sweep: &str, run: &GridRun, reason: String) -> RunResult {
     }
 }
 
+/// Without bars (stderr is a log file, CI, nohup), a line at least this often while runs train.
+const HEARTBEAT: Duration = Duration::from_secs(300);
+
+/// `[h:mm:ss, k/n runs, p% of FLOPs]`: the head of a plain progress line.
+fn plain_prefix(start: Instant, done: usize, total: usize, frac: f64) -> String {
+    let s = start.elapsed().as_secs();
+    format!(
+        "[{}:{:02}:{:02}, {done}/{total} runs, {:.0}% of FLOPs]",
+        s / 3600,
+        s / 60 % 60,
+        s % 60,
+        100.0 * frac
+    )
+}
+
+/// Tokens as `16.00M` / `499.7k`.
+fn fmt_tokens(t: u64) -> String {
+    match t as f64 {
+        x if x >= 1e6 => format!("{:.2}M", x / 1e6),
+        x => format!("{:.1}k", x / 1e3),
+    }
+}
+
 fn bar_style(template: &str) -> ProgressStyle {
     ProgressStyle::with_template(template).expect("valid template").progress_chars("=> ")
 }
@@ -160,6 +186,7 @@ pub fn run_sweep(
     let mut finished: BTreeSet<usize> = BTreeSet::new();
     let mut done_flops = 0.0;
     let mut forwarded = false;
+    let mut last_line = Instant::now();
     while !queue.is_empty() || !active.is_empty() {
         let interrupted = INTERRUPTED.load(Ordering::SeqCst);
         if interrupted && !forwarded {
@@ -233,6 +260,20 @@ pub fn run_sweep(
                         RunStatus::Diverged => sum.diverged += 1,
                         RunStatus::Failed => sum.failed += 1,
                     }
+                    if o.lines {
+                        let loss = r.final_val_loss.map(|l| format!(", val loss {l:.4}")).unwrap_or_default();
+                        eprintln!(
+                            "{} run #{} {id:.8} ({}x{}, {} tokens): {}{loss}, {:.0} s",
+                            plain_prefix(start, finished.len(), pending.len(), done_flops / total_flops),
+                            a.index,
+                            run.spec.model.n_embd,
+                            run.spec.model.n_layer,
+                            fmt_tokens(run.spec.tokens),
+                            r.status.as_str(),
+                            r.wall_seconds
+                        );
+                        last_line = Instant::now();
+                    }
                 }
                 _ if sum.interrupted => {}
                 (code, false) => {
@@ -265,6 +306,15 @@ pub fn run_sweep(
                 ));
                 live += flops(a.index) * tokens as f64 / runs[a.index].spec.tokens.max(1) as f64;
             }
+        }
+        if o.lines && last_line.elapsed() >= HEARTBEAT && !active.is_empty() {
+            let running: Vec<String> = active.iter().map(|a| format!("#{}", a.index)).collect();
+            eprintln!(
+                "{} running {}",
+                plain_prefix(start, finished.len(), pending.len(), (done_flops + live) / total_flops),
+                running.join(", ")
+            );
+            last_line = Instant::now();
         }
         overall.set_position((1000.0 * (done_flops + live) / total_flops).min(1000.0) as u64);
         overall.set_message(format!("{} of {} runs done", finished.len(), pending.len()));

@@ -88,25 +88,40 @@ pub fn expand_with(cfg: &LoadedConfig, provisional: bool) -> Result<(Vec<GridRun
     };
     let shapes = shapes_of(cfg)?;
     let token_keys: Vec<&str> = TOKEN_AXES.iter().copied().filter(|k| grid.contains_key(*k)).collect();
-    if token_keys.len() > 1 {
+    // `tokens` + `flops` together is the one allowed pair: IsoFLOP branches of a tokens grid.
+    if token_keys.len() > 1 && token_keys != ["tokens", "flops"] {
         input_bail!(
-            "{f}: [grid] has {}; fix: keep exactly one of tokens, tokens_per_param, flops",
+            "{f}: [grid] has {}; fix: keep exactly one of tokens, tokens_per_param, flops (or tokens and flops)",
             token_keys.join(" and ")
         );
     }
-    let token_axis: Option<(&str, Vec<f64>)> = match token_keys.first() {
-        None => None,
-        Some(k) => {
-            let vals = list(k, &grid[*k])?
-                .iter()
-                .map(|v| match v.as_float().or_else(|| v.as_integer().map(|i| i as f64)) {
-                    Some(x) if x.is_finite() && x > 0.0 => Ok(x),
-                    _ => Err(input_err(format!("{f}: [grid] {k} value {v} must be a positive number"))),
-                })
-                .collect::<Result<Vec<f64>>>()?;
-            Some((k, vals))
-        }
+    let values_of = |k: &str| -> Result<Vec<f64>> {
+        list(k, &grid[k])?
+            .iter()
+            .map(|v| match v.as_float().or_else(|| v.as_integer().map(|i| i as f64)) {
+                Some(x) if x.is_finite() && x > 0.0 => Ok(x),
+                _ => Err(input_err(format!("{f}: [grid] {k} value {v} must be a positive number"))),
+            })
+            .collect()
     };
+    // Each token-axis cell as (axis key, value), in the order given: `tokens` first.
+    let mut token_vals: Vec<(Option<&str>, Option<f64>)> = Vec::new();
+    for k in &token_keys {
+        token_vals.extend(values_of(k)?.into_iter().map(|x| (Some(*k), Some(x))));
+    }
+    if token_vals.is_empty() {
+        token_vals.push((None, None));
+    }
+    // With both axes, an IsoFLOP cell is kept only where its D = C/(6·N) lies inside the range of
+    // `tokens`: it is then a WSD branch of its shape's longest run (a cooldown's cost), and no
+    // cell trains longer, or on fewer steps, than the tokens grid does.
+    let d_range: Option<(f64, f64)> = if token_keys.len() == 2 {
+        let d = values_of("tokens")?;
+        Some((d.iter().copied().fold(f64::INFINITY, f64::min), d.iter().copied().fold(0.0, f64::max)))
+    } else {
+        None
+    };
+    let mut out_of_range = 0usize;
     let mut others: Vec<(String, Vec<toml::Value>)> = Vec::new();
     for (k, v) in grid {
         if CONTROL.contains(&k.as_str())
@@ -134,12 +149,8 @@ pub fn expand_with(cfg: &LoadedConfig, provisional: bool) -> Result<(Vec<GridRun
     let combos = cartesian(&others);
     let mut runs = Vec::new();
     let mut skipped = Vec::new();
-    let token_vals: Vec<Option<f64>> = match &token_axis {
-        None => vec![None],
-        Some((_, v)) => v.iter().copied().map(Some).collect(),
-    };
     for shape in &shapes {
-        for tv in &token_vals {
+        for (axis, tv) in &token_vals {
             for combo in &combos {
                 let mut table = cfg.table.clone();
                 table.remove("grid");
@@ -157,7 +168,7 @@ pub fn expand_with(cfg: &LoadedConfig, provisional: bool) -> Result<(Vec<GridRun
                 let mut raw = typed(&table, &cfg.path)?;
                 let attempt = (|| -> Result<RunSpec> {
                     // Resolve once for N, then size D by the token axis.
-                    let mut spec = match (token_axis.as_ref().map(|t| t.0), tv) {
+                    let mut spec = match (*axis, tv) {
                         (Some("tokens"), Some(d)) => {
                             raw.train.tokens = *d;
                             resolve_run(&raw, &cfg.path, &meta)?
@@ -182,7 +193,7 @@ pub fn expand_with(cfg: &LoadedConfig, provisional: bool) -> Result<(Vec<GridRun
                         }
                         _ => resolve_run(&raw, &cfg.path, &meta)?,
                     };
-                    match (token_axis.as_ref().map(|t| t.0), tv) {
+                    match (*axis, tv) {
                         (Some("flops"), Some(c)) => spec.flops_budget = Some(*c),
                         (Some("tokens_per_param"), Some(r)) => spec.tokens_per_param = Some(*r),
                         _ => {}
@@ -190,8 +201,16 @@ pub fn expand_with(cfg: &LoadedConfig, provisional: bool) -> Result<(Vec<GridRun
                     spec.tuned = tuned_by.clone();
                     Ok(spec)
                 })();
-                if let (Some((k, _)), Some(v)) = (&token_axis, tv) {
+                if let (Some(k), Some(v)) = (axis, tv) {
                     axes.push((k.to_string(), format!("{v}")));
+                }
+                if let (Some((lo, hi)), Some("flops"), Ok(spec)) = (d_range, *axis, &attempt) {
+                    // Within one step of the range: the tokens cells themselves are rounded to steps.
+                    let (d, step) = (spec.tokens as f64, (spec.batch_size * spec.model.block_size) as f64);
+                    if d < lo - step || d > hi + step {
+                        out_of_range += 1;
+                        continue;
+                    }
                 }
                 match attempt {
                     Ok(spec) => runs.push(GridRun { index: runs.len(), axes, spec }),
@@ -212,6 +231,12 @@ pub fn expand_with(cfg: &LoadedConfig, provisional: bool) -> Result<(Vec<GridRun
     }
     for s in &skipped {
         eprintln!("skipped (skip_invalid): {s}");
+    }
+    if out_of_range > 0 && std::env::var_os("SCALINGLAB_QUIET_GRID").is_none() {
+        eprintln!(
+            "grid: {out_of_range} IsoFLOP cell(s) left out: their D = C/(6·N) is outside the tokens range \
+             (every kept IsoFLOP cell is a branch of its shape's tokens runs)"
+        );
     }
     if runs.is_empty() {
         input_bail!("{f}: [grid] leaves no valid run; fix: check the axes");
@@ -294,4 +319,64 @@ pub(crate) fn cartesian(axes: &[(String, Vec<toml::Value>)]) -> Vec<Vec<(String,
             .collect();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::load_config;
+
+    /// `[grid] tokens` + `flops`: the IsoFLOP cells are added to the tokens grid, kept only where
+    /// D = C/(6·N) lies in the tokens range, carry their budget, and branch off their shape's
+    /// longest run (so they cost a cooldown each).
+    #[test]
+    fn tokens_and_flops_add_isoflop_branches_inside_the_tokens_range() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let p = d.path().join("c.toml");
+        let budgets = [3e9, 1e10, 3e10, 1e12];
+        let toml = format!(
+            "name = \"g\"\n[corpus]\nsource = \"synthetic\"\n[model]\nhead_dim = 16\nblock_size = 32\n\
+             [train]\nbatch_size = 8\nschedule = \"wsd\"\nwarmup_tokens = 2560\n\
+             [grid]\nshapes = [\"16x1\", \"32x1\", \"64x2\"]\ntokens = [2e4, 1.6e5]\nflops = {budgets:?}\n"
+        );
+        std::fs::write(&p, toml).expect("write");
+        let cfg = load_config(&p, &[]).expect("config");
+        let runs = expand(&cfg).expect("expand");
+        let tokens_runs: Vec<&GridRun> = runs.iter().filter(|r| r.spec.flops_budget.is_none()).collect();
+        assert_eq!(tokens_runs.len(), 6, "3 shapes × 2 budgets");
+        let step = (8 * 32) as f64;
+        let mut expected = 0;
+        for t in tokens_runs.iter().filter(|r| r.spec.tokens as f64 > 1e5) {
+            let n = count::params_total(&t.spec.model) as f64;
+            for c in budgets {
+                let d = c / (6.0 * n);
+                let inside = d >= 2e4 - step && d <= 1.6e5 + step;
+                expected += inside as usize;
+                let cell = runs
+                    .iter()
+                    .find(|r| r.spec.flops_budget == Some(c) && r.spec.model.n_embd == t.spec.model.n_embd);
+                assert_eq!(
+                    cell.is_some(),
+                    inside,
+                    "budget {c} at {}x{}",
+                    t.spec.model.n_embd,
+                    t.spec.model.n_layer
+                );
+                if let Some(cell) = cell {
+                    assert!((cell.spec.tokens as f64 - d).abs() <= step, "D = C/(6N) to one step");
+                    let parent = super::super::branch::parent_of(&runs, cell.index).expect("a branch");
+                    assert_eq!(runs[parent].spec.id(), t.spec.id(), "branches off the 1.6e5-token run");
+                }
+            }
+        }
+        assert!(
+            expected >= 2 && expected < budgets.len() * 3,
+            "the fixture keeps some cells and drops others"
+        );
+        assert_eq!(runs.len(), 6 + expected);
+        // Any other pair of token axes stays an error.
+        std::fs::write(&p, "name = \"g\"\n[grid]\ntokens = [2e4]\ntokens_per_param = [20]\n").expect("write");
+        let e = expand(&load_config(&p, &[]).expect("config")).expect_err("two axes");
+        assert!(crate::error::is_input_error(&e) && e.to_string().contains("tokens_per_param"), "{e}");
+    }
 }

@@ -38,18 +38,71 @@ pub struct PlanRow {
     pub flops_6nd: f64,
     /// Exact forward+backward FLOPs.
     pub flops_exact: f64,
-    /// Estimated seconds on one process at the measured FLOP rate (a WSD branch: its cooldown only).
+    /// Estimated seconds on one process at its shape's measured tokens/s (a WSD branch: its
+    /// cooldown only).
     pub est_seconds: Option<f64>,
     /// done-ok / done-diverged / done-failed / partial / pending.
     pub state: String,
 }
 
-/// Builds the rows. `flop_rate` is the measured exact FLOP/s of one run process.
+/// Key of what sets a run's training speed: the model and the batch (not tokens, seed or LR).
+pub fn speed_key(s: &crate::config::RunSpec) -> String {
+    let m = &s.model;
+    format!("{}x{}x{} T{} V{} B{}", m.n_embd, m.n_layer, m.n_head, m.block_size, m.vocab_size, s.batch_size)
+}
+
+/// Tokens/s of one single-threaded run process per [`speed_key`]: the median of the finished
+/// runs of that shape in `stores` (each run's own `tokens_per_second`; runs on another thread
+/// count are ignored), else `measure(spec)` (a few timed steps), once per shape. The finished
+/// runs are the better estimate: they ran the whole loop, eval included, under this machine's
+/// real load.
+pub fn throughputs(
+    runs: &[&GridRun],
+    stores: &[&ResultsDir],
+    mut measure: impl FnMut(&crate::config::RunSpec) -> Option<f64>,
+) -> (std::collections::BTreeMap<String, f64>, usize, usize) {
+    let mut seen: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
+    let keys: std::collections::BTreeMap<String, &GridRun> = runs.iter().map(|r| (r.spec.id(), *r)).collect();
+    for store in stores {
+        for r in store.load_runs().unwrap_or_default() {
+            let Some(g) = keys.get(&r.id) else { continue };
+            if r.threads == 1 && r.tokens_per_second.is_finite() && r.tokens_per_second > 0.0 {
+                seen.entry(speed_key(&g.spec)).or_default().push(r.tokens_per_second);
+            }
+        }
+    }
+    let (mut from_runs, mut timed) = (0, 0);
+    let mut out = std::collections::BTreeMap::new();
+    for r in runs {
+        let k = speed_key(&r.spec);
+        if out.contains_key(&k) {
+            continue;
+        }
+        let tps = match seen.get_mut(&k) {
+            Some(v) => {
+                v.sort_by(f64::total_cmp);
+                from_runs += 1;
+                Some(v[v.len() / 2])
+            }
+            None => {
+                timed += 1;
+                measure(&r.spec)
+            }
+        };
+        if let Some(t) = tps {
+            out.insert(k, t);
+        }
+    }
+    (out, from_runs, timed)
+}
+
+/// Builds the rows. `speed` is tokens/s of one run process per [`speed_key`] (no estimate
+/// without it).
 pub fn rows(
     runs: &[GridRun],
     store: &ResultsDir,
     train_tokens: Option<u64>,
-    flop_rate: Option<f64>,
+    speed: Option<&std::collections::BTreeMap<String, f64>>,
 ) -> Vec<PlanRow> {
     runs.iter()
         .enumerate()
@@ -90,7 +143,9 @@ pub fn rows(
                 learning_rate: s.learning_rate,
                 flops_6nd: count::flops_per_token_6n(&s.model) * s.tokens as f64,
                 flops_exact: fe,
-                est_seconds: flop_rate.map(|r| fe * trained_fraction / r),
+                est_seconds: speed
+                    .and_then(|m| m.get(&speed_key(s)))
+                    .map(|tps| s.tokens as f64 * trained_fraction / tps),
                 state,
             }
         })
