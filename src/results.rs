@@ -175,6 +175,36 @@ impl ResultsDir {
         self.root.join("locks").join(format!("{id}.lock"))
     }
 
+    /// The finished result of run `id`, if any. A `runs/ID.json` that does not parse (a
+    /// truncated write from another tool, a disk error) is neither done nor overwritten: it is
+    /// moved aside to `runs/ID.json.corrupt-<unix time>`, named in a warning, and `None` is
+    /// returned, so the run trains again.
+    pub fn finished(&self, id: &str) -> Result<Option<RunResult>> {
+        let path = self.run_path(id);
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
+        match serde_json::from_str::<RunResult>(&text) {
+            Ok(r) => Ok(Some(r)),
+            Err(e) => {
+                let stamp = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                let aside = path.with_extension(format!("json.corrupt-{stamp}"));
+                fs::rename(&path, &aside)
+                    .with_context(|| format!("moving {} aside to {}", path.display(), aside.display()))?;
+                eprintln!(
+                    "warning: {} is not a run result ({e}); moved it to {} and the run trains again",
+                    path.display(),
+                    aside.display()
+                );
+                Ok(None)
+            }
+        }
+    }
+
     /// Reads every `runs/*.json`, sorted by (index, id). A file that does not parse is an
     /// input error naming the file.
     pub fn load_runs(&self) -> Result<Vec<RunResult>> {

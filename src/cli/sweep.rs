@@ -51,10 +51,10 @@ pub fn run(a: &SweepArgs) -> Result<ExitCode> {
     let cfg = load_config(&a.config, &a.set)?;
     let store = store_of(&cfg);
     let threads = a.threads.unwrap_or(1);
-    let jobs = a.jobs.unwrap_or_else(|| (cores() / threads).max(1));
-    if jobs == 0 || threads == 0 {
-        input_bail!("--jobs and --threads must be at least 1");
+    if threads == 0 || a.jobs == Some(0) {
+        input_bail!("--jobs and --threads must be at least 1; fix: e.g. --jobs 2 --threads 1");
     }
+    let jobs = a.jobs.unwrap_or_else(|| (cores() / threads).max(1));
     install_ctrlc();
     let o = SweepOptions {
         config: a.config.clone(),

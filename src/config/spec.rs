@@ -41,6 +41,16 @@ pub fn load_config(path: &Path, sets: &[String]) -> Result<LoadedConfig> {
         set_key(&mut table, k.trim(), parse_value(v.trim()), &format!("--set {s}"))?;
     }
     let raw = typed(&table, path)?;
+    // Results go to <results_dir>/<name>: a name with a separator or `..` would write
+    // outside it, an empty one straight into it.
+    let n = raw.name.as_str();
+    if n.is_empty() || n == "." || n == ".." || n.contains(['/', '\\']) {
+        return Err(input_err(format!(
+            "{}: name = {n:?} must be one folder name (no `/`, not empty, `.` or `..`): results go to \
+             <results_dir>/<name>; fix: e.g. name = \"my-sweep\"",
+            path.display()
+        )));
+    }
     Ok(LoadedConfig { path: path.to_path_buf(), table, raw })
 }
 
@@ -457,6 +467,17 @@ mod tests {
         let c2 = load_config(&p, &["seed=1".into()]).unwrap();
         assert_ne!(a.id(), resolve_run(&c2.raw, &p, &meta()).unwrap().id());
         assert_eq!(a.id().len(), 16);
+    }
+
+    #[test]
+    fn name_is_one_folder_name() {
+        for bad in ["", ".", "..", "../x", "a/b"] {
+            let (_d, p) = write(&format!("name = {bad:?}\n"));
+            let e = load_config(&p, &[]).expect_err(bad);
+            assert!(crate::error::is_input_error(&e) && e.to_string().contains("one folder name"), "{e}");
+        }
+        let (_d, p) = write("name = \"ok-name_1.2\"\n");
+        assert!(load_config(&p, &[]).is_ok());
     }
 
     #[test]

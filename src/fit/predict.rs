@@ -184,12 +184,22 @@ pub fn read_report(path: &Path) -> Result<FitReport> {
         }
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     };
-    serde_json::from_str(&text).map_err(|e| {
+    let report: FitReport = serde_json::from_str(&text).map_err(|e| {
         input_err(format!(
             "{}: not a scalinglab fit.json ({e}); fix: regenerate it with `scalinglab fit`",
             path.display()
         ))
-    })
+    })?;
+    let v = super::schema::FIT_SCHEMA_VERSION;
+    if report.schema_version != v {
+        return Err(input_err(format!(
+            "{}: schema_version {} but this scalinglab reads version {v}; fix: regenerate it with this \
+             version's `scalinglab fit`",
+            path.display(),
+            report.schema_version
+        )));
+    }
+    Ok(report)
 }
 
 /// `scalinglab predict`: prints one line per quantity on stdout.

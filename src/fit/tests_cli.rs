@@ -237,3 +237,25 @@ fn a_poorer_fit_does_not_replace_a_richer_one() {
     let (r, _) = fit_report(&args(&[&path, "--starts", "coarse", "--overwrite"])).expect("--overwrite");
     assert_eq!(r.conventions.bootstrap_reps, 0);
 }
+
+/// Issue #19: a fit.json of another schema version is refused with the fix, not used silently.
+#[test]
+fn predict_refuses_another_schema_version() {
+    let dir = results_dir(&[0.001]);
+    let path = dir.path().to_str().expect("utf8").to_string();
+    let (_, out) = fit_report(&args(&[&path, "--starts", "coarse"])).expect("fit");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).expect("read")).expect("json");
+    v["schema_version"] = serde_json::json!(999);
+    std::fs::write(&out, serde_json::to_string(&v).expect("json")).expect("write");
+    let p = PredictArgs {
+        fit_json: out,
+        flops: Some(1e18),
+        params: None,
+        tokens: None,
+        inference_tokens: None,
+        group: None,
+    };
+    let e = run_predict(&p).expect_err("version 999");
+    assert!(is_input_error(&e) && e.to_string().contains("schema_version 999"), "{e:#}");
+}

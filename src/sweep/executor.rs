@@ -161,8 +161,12 @@ pub fn run_sweep(
             }
         }
     }
-    let done = |i: usize| store.run_path(&runs[i].spec.id()).exists();
-    let mut queue: Vec<usize> = (0..runs.len()).filter(|i| !done(*i)).collect();
+    let mut queue = Vec::new();
+    for (i, r) in runs.iter().enumerate() {
+        if store.finished(&r.spec.id())?.is_none() {
+            queue.push(i);
+        }
+    }
     sum.already_done = runs.len() - queue.len();
     if queue.is_empty() {
         return Ok(sum);
@@ -229,6 +233,21 @@ pub fn run_sweep(
             }
             cmd.env("RAYON_NUM_THREADS", o.threads.max(1).to_string());
             cmd.stdout(Stdio::null()).stderr(Stdio::from(logf)).stdin(Stdio::null());
+            // A child whose sweep dies (SIGKILL, OOM killer) gets SIGTERM: it checkpoints and
+            // stops instead of training on as an orphan that a later sweep sees as "running
+            // elsewhere".
+            // SAFETY: prctl(2) between fork and exec touches no memory of the parent; the
+            // setting survives exec.
+            let parent = std::process::id();
+            unsafe {
+                std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
+                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                    if libc::getppid() as u32 != parent {
+                        return Err(std::io::Error::other("the sweep exited before its child started"));
+                    }
+                    Ok(())
+                });
+            }
             let child = cmd.spawn().with_context(|| format!("starting {}", exe.display()))?;
             let bar = mp.add(ProgressBar::new(runs[i].spec.tokens));
             bar.set_style(bar_style("{prefix:>16} [{bar:30}] {human_pos}/{human_len} tok  {msg}"));

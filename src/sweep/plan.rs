@@ -122,7 +122,7 @@ pub fn rows(
             let state = match std::fs::read_to_string(store.run_path(&id)) {
                 Ok(t) => match serde_json::from_str::<serde_json::Value>(&t) {
                     Ok(v) => format!("done-{}", v["status"].as_str().unwrap_or("?")),
-                    Err(_) => "done-?".into(),
+                    Err(_) => "corrupt".into(), // a sweep or run moves it aside and retrains
                 },
                 Err(_) if store.checkpoint_path(&id).with_extension("state.json").exists() => {
                     "partial".into()

@@ -17,10 +17,14 @@ use crate::progress::run_bar;
 use crate::results::{write_atomic, ResultsDir, RunResult};
 use crate::train::{train_run, RunContext};
 
-/// Set by the Ctrl-C handler; the training loop checkpoints and stops when it sees it.
+/// Set by the signal handler; the training loop checkpoints and stops when it sees it.
 pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
-/// Installs the Ctrl-C handler (once per process).
+/// Installs the handler of SIGINT (Ctrl-C), SIGTERM (Slurm's time limit, `scancel`,
+/// `timeout`, docker, systemd) and SIGHUP (a closed terminal), once per process (ctrlc's
+/// `termination` feature). All three mean the same: checkpoint the running step and exit 130,
+/// so a resumed run continues bit-identically. (130, not 143 for SIGTERM: one code for
+/// "interrupted, checkpoints kept" whatever sent the signal.)
 pub fn install_ctrlc() {
     let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst));
 }
@@ -58,18 +62,15 @@ pub fn run_one(
     let run = &runs[index];
     let spec = &run.spec;
     let id = spec.id();
-    let read = |p: &std::path::Path| -> Result<Box<RunResult>> {
-        Ok(Box::new(serde_json::from_str(&std::fs::read_to_string(p)?)?))
-    };
-    if store.run_path(&id).exists() {
-        return Ok(RunOutcome::AlreadyDone(read(&store.run_path(&id))?));
+    if let Some(r) = store.finished(&id)? {
+        return Ok(RunOutcome::AlreadyDone(Box::new(r)));
     }
     let _lock = match acquire(&store.lock_path(&id))? {
         Ok(g) => g,
         Err(info) => return Ok(RunOutcome::Locked(info)),
     };
-    if store.run_path(&id).exists() {
-        return Ok(RunOutcome::AlreadyDone(read(&store.run_path(&id))?));
+    if let Some(r) = store.finished(&id)? {
+        return Ok(RunOutcome::AlreadyDone(Box::new(r)));
     }
     let t = spec.model.block_size;
     let corpus = crate::corpus::load(
