@@ -18,6 +18,8 @@ pub mod progress;
 pub mod report;
 pub mod results;
 pub mod sweep;
+#[cfg(test)]
+mod test_skip;
 pub mod train;
 
 /// candle version linked (kept in step with Cargo.toml; recorded in every result).

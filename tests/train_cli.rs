@@ -110,7 +110,62 @@ fn bad_config_inputs_exit_2() {
         write("c.toml", "name = \"x\"\n[corpus]\nsource = \"prepared\"\npath = \"/nonexistent/corpus\"\n");
     assert_input_error(&run(&["train", &nocorpus]), "/nonexistent/corpus");
     assert_input_error(&run(&["train", "/nonexistent.toml"]), "/nonexistent.toml");
+    // Issue #19: [grid] and [tune] are validated too, though `train` uses neither.
+    let grid = write("g.toml", "name = \"x\"\n[grid]\nshapez = [\"32x1\"]\n");
+    assert_input_error(&run(&["train", &grid]), "shapez");
+    let tune = write("t.toml", "name = \"x\"\n[tune]\ntokens = 1e5\nlr_factorz = [0.5, 1, 2]\n");
+    assert_input_error(&run(&["train", &tune]), "lr_factorz");
     assert_input_error(&run(&["train", "tests/fixtures/tiny.toml", "--device", "cuda"]), "cuda");
+}
+
+/// Issue #19: impossible sizes are refused before anything is allocated (exit 2 with the
+/// numbers, in seconds, not "memory allocation failed" / exit 134 or a silent minute), and
+/// `--force` is the way past the check.
+#[test]
+fn preflight_refuses_impossible_runs_before_allocating() {
+    let d = tempfile::tempdir().unwrap();
+    for (sets, needle) in [
+        (&["train.tokens=1e15"][..], "pre-flight"),
+        (&["model.n_embd=100000"][..], "of memory"),
+        (&["train.batch_size=100000000", "train.tokens=4e9"][..], "of memory"),
+        (&["train.eval_sequences=1000000000"][..], "of memory"),
+        (&["model.block_size=1000000", "train.tokens=1e7"][..], "of memory"),
+        (&["model.n_layer=100000"][..], "of memory"),
+    ] {
+        let t = Instant::now();
+        let out = tiny(d.path(), sets);
+        assert_input_error(&out, needle);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("pre-flight") && err.contains("--force"), "{sets:?}: {err}");
+        assert!(t.elapsed() < Duration::from_secs(20), "{sets:?}: {:?}", t.elapsed());
+    }
+    assert!(!d.path().join("tiny/runs").exists(), "nothing written");
+}
+
+/// Issue #19: an unwritable results folder (here under a regular file: "Not a directory", the
+/// same path as a read-only mount's "Read-only file system") is an error naming the path.
+#[test]
+fn an_unwritable_results_folder_names_the_path() {
+    let d = tempfile::tempdir().unwrap();
+    let file = d.path().join("not-a-folder");
+    std::fs::write(&file, "x").unwrap();
+    let out = run(&["train", "tests/fixtures/tiny.toml", "-q", "--set", &rd(&file)]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains(&format!("{}/tiny/", file.display())) && err.contains("Not a directory"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+/// Issue #19: `plan` warns about a run the pre-flight check would refuse (it printed an ETA of
+/// 2.2 million hours without a word).
+#[test]
+fn plan_warns_about_runs_preflight_would_refuse() {
+    let d = tempfile::tempdir().unwrap();
+    let out =
+        run(&["plan", "tests/fixtures/tiny.toml", "--set", "train.tokens=1e15", "--set", &rd(d.path())]);
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("`sweep` will refuse it") && text.contains("over a week"), "{text}");
 }
 
 #[test]

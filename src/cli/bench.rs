@@ -149,6 +149,66 @@ pub fn run(a: &BenchArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A trainer of a shape and a stream of random batches: what both timings step.
+struct Harness {
+    tr: Trainer,
+    rng: ChaCha8Rng,
+    b: usize,
+    t: usize,
+    vocab: u32,
+}
+
+impl Harness {
+    fn new(cfg: &GptConfig, batch_size: usize) -> Result<Self> {
+        let adam = AdamWConfig { beta1: 0.9, beta2: 0.95, eps: 1e-8, weight_decay: 0.1 };
+        Ok(Harness {
+            tr: Trainer::new(cfg, 0, adam, &Device::Cpu)?,
+            rng: ChaCha8Rng::seed_from_u64(0),
+            b: batch_size,
+            t: cfg.block_size,
+            vocab: cfg.vocab_size as u32,
+        })
+    }
+    fn tokens_per_step(&self) -> usize {
+        self.b * self.t
+    }
+    /// One step on fresh random tokens: its wall seconds and process CPU seconds (None where
+    /// unavailable), both without building the batch.
+    fn step(&mut self) -> Result<(f64, Option<f64>)> {
+        let n = self.b * self.t;
+        let x: Vec<u32> = (0..n).map(|_| self.rng.gen_range(0..self.vocab)).collect();
+        let y: Vec<u32> = (0..n).map(|_| self.rng.gen_range(0..self.vocab)).collect();
+        let (x, y) = (
+            Tensor::from_vec(x, (self.b, self.t), &Device::Cpu)?,
+            Tensor::from_vec(y, (self.b, self.t), &Device::Cpu)?,
+        );
+        let c0 = process_cpu_seconds();
+        let t0 = Instant::now();
+        self.tr.step(&x, &y, 1e-3, 1.0)?;
+        let wall = t0.elapsed().as_secs_f64();
+        Ok((wall, c0.zip(process_cpu_seconds()).map(|(a, b)| b - a)))
+    }
+}
+
+/// Steady-state tokens/s of one training step of `cfg` (what `plan` estimates with): two
+/// warm-up steps, then steps until at least 10 and 0.3 s have been timed (at most 60), and the
+/// median step time. Three steps and their mean (as before) ran 3–47% slow on the quick
+/// sweep's shapes — the first steps still fault in memory — and moved the ETA by ±15% from one
+/// `plan` to the next (issue #24).
+pub fn steady_tokens_per_second(cfg: &GptConfig, batch_size: usize) -> Result<f64> {
+    let mut h = Harness::new(cfg, batch_size)?;
+    for _ in 0..2 {
+        h.step()?;
+    }
+    let mut times = Vec::new();
+    let start = Instant::now();
+    while times.len() < 60 && (times.len() < 10 || start.elapsed().as_secs_f64() < 0.3) {
+        times.push(h.step()?.0);
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(h.tokens_per_step() as f64 / times[times.len() / 2])
+}
+
 /// Tokens/s and ms/step of the real training step: total tokens / total seconds over `steps`
 /// steps after `warmup` untimed ones, on random tokens (context = cfg.block_size); and tokens
 /// per second of process CPU time over the same steps (None where unavailable).
@@ -158,32 +218,16 @@ pub fn time_steps(
     warmup: usize,
     steps: usize,
 ) -> Result<(f64, f64, Option<f64>)> {
-    let device = Device::Cpu;
-    let adam = AdamWConfig { beta1: 0.9, beta2: 0.95, eps: 1e-8, weight_decay: 0.1 };
-    let mut tr = Trainer::new(cfg, 0, adam, &device)?;
-    let mut rng = ChaCha8Rng::seed_from_u64(0);
-    let (b, t) = (batch_size, cfg.block_size);
-    let mut batch = || -> Result<(Tensor, Tensor)> {
-        let x: Vec<u32> = (0..b * t).map(|_| rng.gen_range(0..cfg.vocab_size as u32)).collect();
-        let y: Vec<u32> = (0..b * t).map(|_| rng.gen_range(0..cfg.vocab_size as u32)).collect();
-        Ok((Tensor::from_vec(x, (b, t), &device)?, Tensor::from_vec(y, (b, t), &device)?))
-    };
+    let mut h = Harness::new(cfg, batch_size)?;
     for _ in 0..warmup {
-        let (x, y) = batch()?;
-        tr.step(&x, &y, 1e-3, 1.0)?;
+        h.step()?;
     }
     let (mut secs, mut cpu) = (0.0, Some(0.0));
     for _ in 0..steps {
-        let (x, y) = batch()?;
-        let c0 = process_cpu_seconds();
-        let t0 = Instant::now();
-        tr.step(&x, &y, 1e-3, 1.0)?;
-        secs += t0.elapsed().as_secs_f64();
-        cpu = match (cpu, c0, process_cpu_seconds()) {
-            (Some(acc), Some(a), Some(b)) => Some(acc + (b - a)),
-            _ => None,
-        };
+        let (wall, c) = h.step()?;
+        secs += wall;
+        cpu = cpu.zip(c).map(|(acc, c)| acc + c);
     }
-    let tokens = (steps * b * t) as f64;
+    let tokens = (steps * h.tokens_per_step()) as f64;
     Ok((tokens / secs, 1e3 * secs / steps as f64, cpu.map(|c| tokens / c)))
 }

@@ -12,7 +12,7 @@ use crate::sweep::design::{design, to_toml, DesignRequest};
 #[derive(Debug, Args)]
 pub struct DesignArgs {
     /// Total training FLOPs to spend (6·N·D).
-    #[arg(long, value_name = "C")]
+    #[arg(long, value_name = "C", allow_negative_numbers = true)]
     pub flops: f64,
     /// An IsoFLOP design (Approach 2) instead of sizes × tokens per parameter.
     #[arg(long)]
@@ -63,7 +63,9 @@ pub fn run(a: &DesignArgs) -> Result<ExitCode> {
         block_size: a.block_size,
     };
     let d = design(&r).map_err(|e| {
-        input_err(format!("design: {e}; fix: raise --flops or lower --sizes/--budgets/--seeds"))
+        input_err(format!(
+            "design: {e}; fix: raise --flops, lower --sizes/--budgets/--seeds, or a smaller --aspect"
+        ))
     })?;
     print!("{}", to_toml(&r, &d, &a.name, a.corpus.as_deref()));
     Ok(ExitCode::SUCCESS)

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 
 use crate::config::load_config;
@@ -112,7 +112,7 @@ fn hms(s: f64) -> String {
 
 fn print_rows(rows: &[PlanRow]) {
     println!(
-        "{:>4} {:16} {:>6} {:>3} {:>3} {:>8} {:>8} {:>8} {:>7} {:>6} {:>9} {:>10} {:>9} state",
+        "{:>4} {:16} {:>6} {:>3} {:>3} {:>8} {:>8} {:>8} {:>7} {:>6} {:>9} {:>10} {:>9} {:>8} state",
         "idx",
         "id",
         "n_embd",
@@ -125,11 +125,12 @@ fn print_rows(rows: &[PlanRow]) {
         "epochs",
         "lr",
         "FLOPs(6ND)",
-        "est"
+        "est",
+        "memory"
     );
     for r in rows {
         println!(
-            "{:>4} {:16} {:>6} {:>3} {:>3} {:>8} {:>8} {:>8} {:>7.2} {:>6} {:>9.2e} {:>10.3e} {:>9} {}",
+            "{:>4} {:16} {:>6} {:>3} {:>3} {:>8} {:>8} {:>8} {:>7.2} {:>6} {:>9.2e} {:>10.3e} {:>9} {:>8} {}",
             r.index,
             r.id,
             r.n_embd,
@@ -143,6 +144,7 @@ fn print_rows(rows: &[PlanRow]) {
             r.learning_rate,
             r.flops_6nd,
             r.est_seconds.map(hms).unwrap_or_else(|| "-".into()),
+            crate::sweep::preflight::gib(r.peak_memory_bytes).replace(' ', ""),
             r.state
         );
     }
@@ -189,7 +191,7 @@ pub fn run(a: &PlanArgs) -> Result<ExitCode> {
         let exe = std::env::current_exe()?.display().to_string();
         let wd = std::env::current_dir()?.display().to_string();
         let logs = script_store.root.join("logs");
-        std::fs::create_dir_all(&logs)?;
+        std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
         let o = SlurmOptions {
             partition: a.partition.clone(),
             time: a.time.clone(),
@@ -223,7 +225,7 @@ pub fn run(a: &PlanArgs) -> Result<ExitCode> {
         std::env::set_var("RAYON_NUM_THREADS", "1");
         let all: Vec<&crate::sweep::grid::GridRun> = runs.iter().chain(truns.iter()).collect();
         let (m, from_runs, timed) = crate::sweep::plan::throughputs(&all, &[&store, &tstore], |s| {
-            super::bench::time_steps(&s.model, s.batch_size, 1, 3).ok().map(|t| t.0)
+            super::bench::steady_tokens_per_second(&s.model, s.batch_size).ok()
         });
         Some((m, from_runs, timed))
     };
@@ -246,6 +248,14 @@ pub fn run(a: &PlanArgs) -> Result<ExitCode> {
     let tune_secs = rate.map(|_| pending(&trows));
     let pending_secs: Option<f64> = rate.map(|_| pending(&rows) + pending(&trows));
     let eta = pending_secs.map(|s| s / a.jobs.max(1) as f64);
+    if let Some(e) = eta.filter(|e| *e > crate::sweep::preflight::MAX_SECONDS) {
+        warns.push(format!(
+            "the ETA, {} with {} job(s), is over a week on this machine: check tokens, sizes and the grid \
+             (`sweep` refuses single runs over a week unless --force)",
+            crate::sweep::preflight::duration(e),
+            a.jobs
+        ));
+    }
     match a.format {
         Format::Json => {
             let j = serde_json::json!({
@@ -306,7 +316,7 @@ pub fn run(a: &PlanArgs) -> Result<ExitCode> {
                 match (&speed, eta) {
                     (Some((_, from_runs, timed)), Some(e)) => format!(
                         ", ETA {} with {} job(s) (tokens/s per shape: {from_runs} from finished runs, {timed} from \
-                         3 timed steps at this machine's current load)",
+                         timed steps (median) at this machine's current load)",
                         hms(e),
                         a.jobs
                     ),

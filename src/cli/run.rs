@@ -39,6 +39,10 @@ pub struct RunArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Train even when the pre-flight estimate says the run exceeds this machine's available
+    /// memory or a week (README, "Pre-flight").
+    #[arg(long)]
+    pub force: bool,
     /// Exit with this code instead of 0 when the run was already done (the sweep executor
     /// uses it to count what it really trained).
     #[arg(long, hide = true, value_name = "CODE")]
@@ -65,7 +69,7 @@ pub fn run(a: &RunArgs) -> Result<ExitCode> {
     }
     install_ctrlc();
     report_outcome(
-        run_one(&cfg, &store, &runs, a.index, &device, bars_enabled(a.quiet))?,
+        run_one(&cfg, &store, &runs, a.index, &device, bars_enabled(a.quiet), a.force)?,
         a.out.as_ref(),
         a.done_exit_code,
     )

@@ -38,6 +38,10 @@ pub struct SweepArgs {
     /// No progress bars.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Train even the runs the pre-flight estimate says exceed this machine's available memory
+    /// or a week (README, "Pre-flight").
+    #[arg(long)]
+    pub force: bool,
 }
 
 fn cores() -> usize {
@@ -66,11 +70,14 @@ pub fn run(a: &SweepArgs) -> Result<ExitCode> {
         lines: !a.quiet && !bars_enabled(a.quiet),
         retry_failed: a.retry_failed,
         tune: false,
+        force: a.force,
     };
+    let gpu = a.device.starts_with("cuda");
     // Phase 1: [tune] — its runs, then the choice every main-grid run is built from.
     if let Some(t) = tune::parse(&cfg)? {
         let truns = tune::expand_tune(&cfg)?;
         let tstore = tune::tune_store(&cfg);
+        crate::sweep::preflight::check_all(&truns, &tstore, jobs, threads, gpu, a.force)?;
         eprintln!(
             "tune {}: {} tuning runs in {} ({} at a time)",
             cfg.raw.name,
@@ -110,6 +117,7 @@ pub fn run(a: &SweepArgs) -> Result<ExitCode> {
         }
     }
     let runs = expand(&cfg)?;
+    crate::sweep::preflight::check_all(&runs, &store, jobs, threads, gpu, a.force)?;
     eprintln!(
         "sweep {}: {} runs in {} ({} at a time, {} thread(s) each)",
         cfg.raw.name,

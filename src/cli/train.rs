@@ -32,6 +32,10 @@ pub struct TrainArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Train even when the pre-flight estimate says the run exceeds this machine's available
+    /// memory or a week (README, "Pre-flight").
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Parses `cpu`, `cuda`, `cuda:i`, `auto`.
@@ -135,8 +139,15 @@ pub fn report_outcome(outcome: RunOutcome, out: Option<&PathBuf>, done_code: Opt
 /// Runs `train`.
 pub fn run(a: &TrainArgs) -> Result<ExitCode> {
     let device = parse_device(&a.device)?;
-    let cfg = load_config(&a.config, &a.set)?;
-    let mut cfg = cfg;
+    let mut cfg = load_config(&a.config, &a.set)?;
+    // The whole config is validated, [grid] and [tune] included, though one run uses neither:
+    // a typo there must not pass silently only to fail at `sweep` (issue #19).
+    if cfg.raw.tune.is_some() {
+        crate::sweep::tune::expand_tune(&cfg)?;
+    }
+    if cfg.raw.grid.is_some() {
+        crate::sweep::grid::expand_with(&cfg, true)?;
+    }
     if cfg.raw.tune.take().is_some() {
         cfg.table.remove("tune");
     }
@@ -151,5 +162,6 @@ pub fn run(a: &TrainArgs) -> Result<ExitCode> {
     let runs = expand(&cfg)?;
     install_ctrlc();
     let store = store_of(&cfg);
-    report_outcome(run_one(&cfg, &store, &runs, 0, &device, bars_enabled(a.quiet))?, a.out.as_ref(), None)
+    let outcome = run_one(&cfg, &store, &runs, 0, &device, bars_enabled(a.quiet), a.force)?;
+    report_outcome(outcome, a.out.as_ref(), None)
 }

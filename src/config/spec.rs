@@ -150,6 +150,14 @@ pub enum ScheduleKind {
     Constant,
 }
 
+/// First cooldown step of a WSD run of `total` steps, s_c = S − round(f·S), at least one
+/// cooldown step and not before the end of warmup. Here (not in `train::schedule`) because
+/// the report also needs it, to count a WSD branch's shared phase once (issue #24).
+pub fn wsd_cooldown_start(total: u64, warmup: u64, cooldown_fraction: f64) -> u64 {
+    let k = ((cooldown_fraction * total as f64).round() as u64).clamp(1, total);
+    (total - k).max(warmup.min(total.saturating_sub(1)))
+}
+
 /// Everything that determines a run's numbers, resolved and validated. Serialised with
 /// sorted keys, its sha256 gives the run id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

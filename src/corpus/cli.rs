@@ -52,7 +52,7 @@ pub struct PrepareArgs {
     #[arg(long, value_name = "N")]
     pub vocab_size: Option<usize>,
     /// Share of document bytes held out for validation, as random whole documents.
-    #[arg(long, value_name = "F", default_value_t = DEFAULT_VAL_FRACTION)]
+    #[arg(long, value_name = "F", default_value_t = DEFAULT_VAL_FRACTION, allow_negative_numbers = true)]
     pub val_fraction: f64,
     /// JSONL field that holds each document's text.
     #[arg(long, value_name = "NAME", default_value = "text")]

@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use crate::corpus::manifest::Manifest;
+use crate::corpus::manifest::{Manifest, SplitFile, TokenizerInfo};
 use crate::corpus::shards::{read_tokens_verified, read_verified};
+use crate::error::input_err;
 
 /// One split's token stream: document tokens with `<|endoftext|>` after each document.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,15 +81,42 @@ impl PreparedCorpus {
     }
 }
 
-/// Verifies `dir` without decoding the tokens (what `corpus info` runs): the manifest's id,
-/// then size and sha256 of `tokenizer.json`, `train.bin` and `val.bin`.
+/// Verifies `dir` (what `corpus info` runs): the manifest's id, size and sha256 of
+/// `tokenizer.json`, `train.bin` and `val.bin`, and [`check_tokens`] on both splits.
 pub fn verify_prepared(dir: &Path) -> Result<Manifest> {
-    let m = Manifest::read(dir)?;
-    read_verified(&dir.join(&m.tokenizer.file), m.tokenizer.bytes, &m.tokenizer.sha256)?;
-    for f in [&m.train, &m.val] {
-        read_verified(&dir.join(&f.file), f.bytes, &f.sha256)?;
+    load_prepared(dir).map(|c| c.manifest)
+}
+
+/// Checks what a sha256 cannot: a manifest written together with its shards by another tool
+/// (or edited with them) may still disagree with itself. Every id must be below the
+/// vocabulary (else the embedding lookup fails mid-training, naming no file, issue #19), the
+/// end-of-text id too, and the token count must be the manifest's. One pass of integer
+/// compares: ~10 ms for the 19.6M tokens of classic-en.
+pub fn check_tokens(path: &Path, tokens: &[u32], split: &SplitFile, t: &TokenizerInfo) -> Result<()> {
+    let fix = "fix: re-run `scalinglab corpus prepare` (or `corpus get`) into this folder";
+    let vocab = t.vocab_size as u64;
+    if u64::from(t.eot_id) >= vocab {
+        return Err(input_err(format!(
+            "{}: tokenizer.eot_id {} is not below tokenizer.vocab_size {vocab}; {fix}",
+            path.with_file_name("manifest.json").display(),
+            t.eot_id
+        )));
     }
-    Ok(m)
+    if tokens.len() as u64 != split.tokens {
+        return Err(input_err(format!(
+            "{}: {} tokens but the manifest says {}; {fix}",
+            path.display(),
+            tokens.len(),
+            split.tokens
+        )));
+    }
+    if let Some((i, &id)) = tokens.iter().enumerate().find(|(_, &id)| u64::from(id) >= vocab) {
+        return Err(input_err(format!(
+            "{}: token {i} is id {id}, not below the vocabulary size {vocab} of the manifest; {fix}",
+            path.display()
+        )));
+    }
+    Ok(())
 }
 
 /// Loads and verifies `dir` (module docs). Any mismatch is an input error naming the file and
@@ -97,8 +125,10 @@ pub fn load_prepared(dir: &Path) -> Result<PreparedCorpus> {
     let manifest = Manifest::read(dir)?;
     let t = &manifest.tokenizer;
     read_verified(&dir.join(&t.file), t.bytes, &t.sha256)?;
-    let load = |f: &crate::corpus::manifest::SplitFile| -> Result<TokenData> {
-        let tokens = read_tokens_verified(&dir.join(&f.file), manifest.dtype, f.bytes, &f.sha256)?;
+    let load = |f: &SplitFile| -> Result<TokenData> {
+        let path = dir.join(&f.file);
+        let tokens = read_tokens_verified(&path, manifest.dtype, f.bytes, &f.sha256)?;
+        check_tokens(&path, &tokens, f, t)?;
         Ok(TokenData { tokens, documents: f.documents, text_bytes: f.text_bytes })
     };
     let train = load(&manifest.train)?;

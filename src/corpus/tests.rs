@@ -176,6 +176,46 @@ fn info_detects_truncated_and_modified_bins() {
     assert!(is_input_error(&e) && e.to_string().contains("not a prepared corpus"), "{e}");
 }
 
+/// Issue #19: a corpus whose manifest and shards agree on sha256 (written together by another
+/// tool) but whose ids are not below its vocabulary, or whose eot id is out of range, is refused
+/// at load and by `corpus info`, naming the file, not mid-training.
+#[test]
+fn ids_outside_the_vocabulary_are_refused_at_load() {
+    use crate::corpus::manifest::Manifest;
+    use crate::corpus::shards::{decode_tokens, write_tokens};
+    let tmp = tempfile::tempdir().unwrap();
+    let f = write(tmp.path(), "a.txt", fixture_text(60));
+    let out = tmp.path().join("out");
+    prepare(&opts(vec![f], &out, TokenizerKind::Byte, 257)).unwrap();
+    let good = Manifest::read(&out).unwrap();
+    let rewrite = |edit: &dyn Fn(&mut Vec<u32>, &mut Manifest)| {
+        let mut m = good.clone();
+        let bin = out.join(TRAIN_FILE);
+        let mut tokens = decode_tokens(&fs::read(&bin).unwrap(), m.dtype);
+        edit(&mut tokens, &mut m);
+        let (sha, bytes) = write_tokens(&bin, &tokens, m.dtype).unwrap();
+        (m.train.sha256, m.train.bytes) = (sha, bytes);
+        m.corpus_id = m.compute_id().unwrap();
+        fs::write(out.join("manifest.json"), serde_json::to_string_pretty(&m).unwrap()).unwrap();
+    };
+    rewrite(&|t, _| t[5] = 300);
+    for e in [verify_prepared(&out).unwrap_err(), load_prepared(&out).unwrap_err()] {
+        let msg = e.to_string();
+        assert!(is_input_error(&e), "{msg}");
+        assert!(msg.contains("train.bin: token 5 is id 300") && msg.contains("257"), "{msg}");
+    }
+    rewrite(&|t, _| t[5] = 65);
+    verify_prepared(&out).unwrap();
+    rewrite(&|_, m| m.tokenizer.eot_id = 257);
+    let e = verify_prepared(&out).unwrap_err();
+    assert!(is_input_error(&e) && e.to_string().contains("eot_id 257"), "{e}");
+    rewrite(&|t, _| {
+        t.pop();
+    });
+    let e = verify_prepared(&out).unwrap_err();
+    assert!(is_input_error(&e) && e.to_string().contains("tokens but the manifest says"), "{e}");
+}
+
 #[test]
 fn bad_inputs_are_single_line_input_errors() {
     let tmp = tempfile::tempdir().unwrap();

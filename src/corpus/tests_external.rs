@@ -1,6 +1,6 @@
 //! Tests that use resources outside the crate: Python's `tokenizers` package and the shared
-//! TinyShakespeare copy (`../shared/corpora/`). Each skips with a printed note when its
-//! resource is absent.
+//! TinyShakespeare copy (`../shared/corpora/`). Each skips loudly when its resource is absent,
+//! and fails under `CI=true` (`crate::test_skip`).
 
 use std::fs;
 use std::path::Path;
@@ -19,7 +19,10 @@ use crate::corpus::tokenizer::{CorpusTokenizer, TokenizerKind};
 fn python_tokenizers_loads_our_tokenizer_json() {
     let probe = Command::new("python3").args(["-c", "import tokenizers"]).output();
     if !probe.map(|o| o.status.success()).unwrap_or(false) {
-        eprintln!("note: python3 with `tokenizers` not available; skipping (pip install tokenizers)");
+        crate::test_skip::skip(
+            "python_tokenizers_loads_our_tokenizer_json",
+            "python3 with `tokenizers` not available (fix: pip install tokenizers)",
+        );
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -65,7 +68,8 @@ fn python_tokenizers_loads_our_tokenizer_json() {
 fn prepare_tinyshakespeare_bpe_1024() {
     let src = Path::new("../shared/corpora/tinyshakespeare/input.txt");
     if !src.exists() {
-        eprintln!("note: {} absent; skipping", src.display());
+        let why = format!("{} absent (fix: clone with ../shared beside the repository)", src.display());
+        crate::test_skip::skip("prepare_tinyshakespeare_bpe_1024", &why);
         return;
     }
     let tmp = tempfile::tempdir().unwrap();

@@ -68,13 +68,13 @@ pub struct FitArgs {
     #[arg(long)]
     pub kaplan_e: bool,
     /// Compute at which to report tokens per parameter, FLOPs (default: the largest C in the data).
-    #[arg(long, value_name = "C")]
+    #[arg(long, value_name = "C", allow_negative_numbers = true)]
     pub reference_flops: Option<f64>,
     /// Approach 3 starting grid: full (4,500 starts) or coarse (108).
     #[arg(long, value_name = "GRID", value_enum, default_value = "full")]
     pub starts: StartsArg,
     /// Approach 2 without flops_budget: a gap over this many decades of C starts a new budget.
-    #[arg(long, value_name = "DECADES", default_value_t = 0.05)]
+    #[arg(long, value_name = "DECADES", default_value_t = 0.05, allow_negative_numbers = true)]
     pub isoflop_gap: f64,
     /// Fit even when every run shares one N or one D (the report then says what is undetermined).
     #[arg(long)]
@@ -210,6 +210,17 @@ pub fn poorer_than_existing(out: &Path, args: &FitArgs) -> Vec<String> {
 /// Fits everything `args` asks for, writes fit.json, prints the summary; returns the report.
 /// An existing fit that this one would make poorer is kept (input error) unless `--overwrite`.
 pub fn fit_report(args: &FitArgs) -> Result<(FitReport, PathBuf)> {
+    if let Some(c) = args.reference_flops.filter(|c| !(c.is_finite() && *c > 0.0)) {
+        return Err(input_err(format!(
+            "--reference-flops {c}: must be a positive finite number; fix: e.g. --reference-flops 1e15"
+        )));
+    }
+    if !(args.isoflop_gap.is_finite() && args.isoflop_gap >= 0.0) {
+        return Err(input_err(format!(
+            "--isoflop-gap {}: must be a number of decades ≥ 0; fix: e.g. --isoflop-gap 0.05",
+            args.isoflop_gap
+        )));
+    }
     let out = out_path(args);
     if !args.overwrite {
         let lost = poorer_than_existing(&out, args);

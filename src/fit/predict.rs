@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use super::bootstrap::interval95;
-use super::ident::fmt_num;
+use super::ident::{fmt_num, interval_reason};
 use super::law::ChinchillaLaw;
 use super::schema::{Approach3Report, FitReport};
 use crate::error::input_err;
@@ -19,17 +19,17 @@ pub struct PredictArgs {
     #[arg(value_name = "FIT_JSON")]
     pub fit_json: PathBuf,
     /// Training compute C in FLOPs (C = 6ND): alone, the compute-optimal N, D and loss.
-    #[arg(long, value_name = "C")]
+    #[arg(long, value_name = "C", allow_negative_numbers = true)]
     pub flops: Option<f64>,
     /// Model size N in parameters: with --tokens, its loss; with --flops, the over-training cost.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub params: Option<f64>,
     /// Training tokens D (with --params).
-    #[arg(long, value_name = "D")]
+    #[arg(long, value_name = "D", allow_negative_numbers = true)]
     pub tokens: Option<f64>,
     /// Tokens to be served over the model's life (with --flops): the allocation minimising
     /// training + inference FLOPs (6ND + 2NT) at the compute-optimal model's loss.
-    #[arg(long, value_name = "T")]
+    #[arg(long, value_name = "T", allow_negative_numbers = true)]
     pub inference_tokens: Option<f64>,
     /// Which group of a `--group-by` fit to use (default: the first).
     #[arg(long, value_name = "VALUE")]
@@ -91,7 +91,9 @@ impl Query {
         ] {
             if let Some(v) = v {
                 if !v.is_finite() || v < 0.0 || (v == 0.0 && name != "--inference-tokens") {
-                    return Err(input_err(format!("{name} {v}: must be a positive finite number")));
+                    return Err(input_err(format!(
+                        "{name} {v}: must be a positive finite number; fix: e.g. {name} 1e18"
+                    )));
                 }
             }
         }
@@ -152,9 +154,15 @@ fn eval(law: &ChinchillaLaw, q: Query) -> Option<Vec<(String, f64, String)>> {
 /// Predicts `q` from an Approach 3 report, with bootstrap intervals when available.
 pub fn predict(a3: &Approach3Report, q: Query) -> Result<Vec<Predicted>> {
     if !a3.law.is_valid() {
+        let l = &a3.law;
         return Err(input_err(format!(
-            "the fitted law {:?} has a non-positive parameter; allocation is undefined",
-            a3.law
+            "the fitted law (E = {}, A = {}, B = {}, α = {}, β = {}) has a non-positive parameter, so \
+             the allocation is undefined; fix: refit with more runs or `--e-floor`, or use --params N --tokens D",
+            fmt_num(l.e),
+            fmt_num(l.a),
+            fmt_num(l.b),
+            fmt_num(l.alpha),
+            fmt_num(l.beta)
         )));
     }
     let base = eval(&a3.law, q).ok_or_else(|| {
@@ -240,14 +248,69 @@ pub fn run_predict(args: &PredictArgs) -> Result<()> {
             args.fit_json.display()
         );
     }
+    for w in extrapolation(a3, q) {
+        eprintln!("warning: {w}");
+    }
     for p in predict(a3, q)? {
-        let ci = p
-            .ci95
-            .map(|[lo, hi]| format!("  (95% interval {} – {})", fmt_num(lo), fmt_num(hi)))
-            .unwrap_or_default();
-        println!("{:<32} {:>12} {}{ci}", p.name, fmt_num(p.value), p.unit);
+        println!("{}", line(&p));
     }
     Ok(())
+}
+
+/// One output line. A quantity whose bootstrap interval is too wide (a positive scale such as
+/// N, D, FLOPs or tokens per parameter spanning more than a decade; a loss or percentage
+/// wider than its own value: `ident::interval_reason`) is printed as "not determined" with its
+/// interval, never as a bare number (issue #24).
+pub fn line(p: &Predicted) -> String {
+    let Some([lo, hi]) = p.ci95 else {
+        return format!("{:<32} {:>12} {}", p.name, fmt_num(p.value), p.unit);
+    };
+    let log_scale = p.value > 0.0 && !p.unit.starts_with('%') && !p.unit.starts_with("nats");
+    match interval_reason(p.value, [lo, hi], log_scale) {
+        Some(why) => format!("{:<32} {:>12} {} ({why})", p.name, "not determined", p.unit),
+        None => {
+            format!(
+                "{:<32} {:>12} {}  (95% interval {} – {})",
+                p.name,
+                fmt_num(p.value),
+                p.unit,
+                fmt_num(lo),
+                fmt_num(hi)
+            )
+        }
+    }
+}
+
+/// Warnings for a query beyond the fitted runs: how many times past the largest fitted N, D
+/// or compute (6ND of the largest fitted point) it asks, for anything over 2× (the hold-out
+/// checks forecasts only as far as the held-out runs reach).
+pub fn extrapolation(a3: &Approach3Report, q: Query) -> Vec<String> {
+    let max = |f: fn(&super::schema::Residual) -> f64| a3.residuals.iter().map(f).fold(0.0, f64::max);
+    let (n_max, d_max, c_max) = (max(|r| r.n), max(|r| r.d), max(|r| r.c));
+    if c_max <= 0.0 {
+        return vec![];
+    }
+    let (n, d, c) = match q {
+        Query::Optimal { flops } | Query::Inference { flops, .. } => {
+            (a3.law.n_opt(flops), a3.law.d_opt(flops), flops)
+        }
+        Query::Loss { params, tokens } => (params, tokens, 6.0 * params * tokens),
+        Query::Overtrain { params, flops } => (params, flops / (6.0 * params), flops),
+    };
+    let mut out = vec![];
+    for (what, v, top, unit) in
+        [("compute", c, c_max, "FLOPs"), ("N", n, n_max, "parameters"), ("D", d, d_max, "tokens")]
+    {
+        if v.is_finite() && v > 2.0 * top {
+            out.push(format!(
+                "extrapolating {}× past the largest fitted run's {what} ({} {unit}); the fit's \
+                 hold-out checks forecasts only as far as its held-out runs reach",
+                fmt_num(v / top),
+                fmt_num(top)
+            ));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -294,6 +357,54 @@ mod tests {
             predict(&a3(vec![]), Query::Overtrain { params: law.n_opt(c), flops: c }).expect("predict");
         let e0 = at_opt.iter().find(|p| p.name == "extra_compute").expect("row").value;
         assert!(e0.abs() < 1e-6, "{e0}");
+    }
+
+    #[test]
+    fn a_decade_wide_interval_is_not_printed_as_a_number() {
+        let p = |value, ci95, unit: &str| Predicted { name: "N_opt".into(), value, unit: unit.into(), ci95 };
+        let wide = line(&p(1.2e6, Some([3.0e4, 9.0e8]), "parameters"));
+        assert!(wide.contains("not determined") && wide.contains("spans more than a decade"), "{wide}");
+        assert!(!wide.contains("1.200e6"), "{wide}");
+        let narrow = line(&p(1.2e6, Some([1.0e6, 1.5e6]), "parameters"));
+        assert!(!narrow.contains("not determined") && narrow.contains("95% interval"), "{narrow}");
+        // A loss is judged on a linear scale: 2.0 with 1.9–2.1 is determined.
+        let loss = line(&p(2.0, Some([1.9, 2.1]), "nats/token"));
+        assert!(!loss.contains("not determined"), "{loss}");
+        let pct = line(&p(5.0, Some([-20.0, 40.0]), "% of the compute-optimal cost"));
+        assert!(pct.contains("not determined"), "{pct}");
+    }
+
+    #[test]
+    fn an_invalid_law_is_named_in_words_not_as_a_rust_struct() {
+        let mut r = a3(vec![]);
+        r.law.alpha = -0.1;
+        let e = predict(&r, Query::Optimal { flops: 1e20 }).expect_err("invalid law");
+        let msg = format!("{e:#}");
+        assert!(msg.contains("α = -0.1") && msg.contains("fix:"), "{msg}");
+        assert!(!msg.contains("ChinchillaLaw") && !msg.contains('{'), "{msg}");
+    }
+
+    #[test]
+    fn warns_when_it_extrapolates_past_the_largest_run() {
+        let mut r = a3(vec![]);
+        let point = |n: f64, d: f64| super::super::schema::Residual {
+            n,
+            d,
+            c: 6.0 * n * d,
+            loss: 3.0,
+            predicted: 3.0,
+            log_residual: 0.0,
+        };
+        r.residuals = vec![point(1e5, 1e6), point(3e5, 8e6)];
+        let c_max = 6.0 * 3e5 * 8e6;
+        assert!(extrapolation(&r, Query::Loss { params: 2e5, tokens: 4e6 }).is_empty());
+        let w = extrapolation(&r, Query::Optimal { flops: 69.0 * c_max });
+        assert!(
+            w.iter().any(|x| x.starts_with("extrapolating 69× past the largest fitted run's compute")),
+            "{w:?}"
+        );
+        let w = extrapolation(&r, Query::Loss { params: 3e6, tokens: 1e6 });
+        assert!(w.iter().any(|x| x.contains("10× past the largest fitted run's N")), "{w:?}");
     }
 
     #[test]

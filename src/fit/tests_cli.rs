@@ -259,3 +259,22 @@ fn predict_refuses_another_schema_version() {
     let e = run_predict(&p).expect_err("version 999");
     assert!(is_input_error(&e) && e.to_string().contains("schema_version 999"), "{e:#}");
 }
+
+/// Issue #19: a negative number is our one-line error with the fix, not clap's "unexpected
+/// argument '-1'" (clap would read `-1` as a flag).
+#[test]
+fn a_negative_number_is_one_line_with_the_fix() {
+    #[derive(Parser)]
+    struct P {
+        #[command(flatten)]
+        p: PredictArgs,
+    }
+    let p = P::try_parse_from(["predict", "fit.json", "--flops", "-1"]).expect("-1 parses as a number").p;
+    let e = run_predict(&p).expect_err("negative");
+    let msg = e.to_string();
+    assert!(is_input_error(&e) && msg.contains("--flops -1") && msg.contains("fix:"), "{msg}");
+    assert_eq!(msg.lines().count(), 1, "{msg}");
+    let a = Cli::try_parse_from(["fit", "x", "--reference-flops", "-5"]).expect("parses").fit;
+    let e = fit_report(&a).expect_err("negative");
+    assert!(is_input_error(&e) && e.to_string().contains("--reference-flops -5"), "{e:#}");
+}

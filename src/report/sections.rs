@@ -31,7 +31,10 @@ pub fn sweep_blocks(f: &SweepFacts) -> Vec<Block> {
             fmt_num(f.flops_6nd),
             fmt_num(f.flops_exact)
         ),
-        format!("training wall time, summed over runs: {}", hours(f.wall_seconds)),
+        format!(
+            "training wall time, summed over runs (a WSD branch's shared phase counted once): {}",
+            hours(f.wall_seconds)
+        ),
         format!(
             "devices the runs used: {}",
             if devices.is_empty() { "—".into() } else { devices.join("; ") }

@@ -55,7 +55,7 @@ pub struct SweepFacts {
     pub flops_6nd: f64,
     /// Σ flops_exact over all runs, FLOPs.
     pub flops_exact: f64,
-    /// Σ wall_seconds over all runs.
+    /// Σ wall seconds over all runs, each shared WSD phase counted once ([`own_wall_seconds`]).
     pub wall_seconds: f64,
     /// `device, N thread(s)` → runs.
     pub devices: BTreeMap<String, usize>,
@@ -181,13 +181,33 @@ pub fn sweep_facts(runs: &[RunResult]) -> SweepFacts {
         grid,
         flops_6nd: runs.iter().map(|r| r.flops_6nd).sum(),
         flops_exact: runs.iter().map(|r| r.flops_exact).sum(),
-        wall_seconds: runs.iter().map(|r| r.wall_seconds).sum(),
+        wall_seconds: runs.iter().map(own_wall_seconds).sum(),
         devices,
         versions,
         entropy_floors: floors,
         epochs: runs.iter().map(|r| (r.id.clone(), epochs(r, &mut manifests))).collect(),
         sizes,
     }
+}
+
+/// Wall seconds a run spent itself. A WSD branch resumes at its cooldown start s_c from the
+/// checkpoint its group's longest run wrote there, and its `wall_seconds` carries that shared
+/// phase's time too, which the longest run already counts (summing them double-counted it,
+/// issue #24). Its own part is the cooldown's share of its S steps, wall · (S − s_c) / S (the
+/// same shape runs at the same throughput). Any other run's time is all its own.
+pub fn own_wall_seconds(r: &RunResult) -> f64 {
+    let int = |k: &str| r.spec.get(k).and_then(Value::as_u64);
+    let wsd = r.spec.get("schedule").and_then(Value::as_str) == Some("wsd");
+    let (Some(total), Some(warmup), Some(f)) =
+        (int("max_steps"), int("warmup_steps"), r.spec.get("cooldown_fraction").and_then(Value::as_f64))
+    else {
+        return r.wall_seconds;
+    };
+    let s_c = crate::config::spec::wsd_cooldown_start(total, warmup, f);
+    if !wsd || r.resumed_from_step == 0 || r.resumed_from_step != s_c || total == 0 {
+        return r.wall_seconds;
+    }
+    r.wall_seconds * (total - s_c) as f64 / total as f64
 }
 
 impl SweepFacts {
@@ -217,6 +237,28 @@ mod tests {
             "processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R) CPU @ 2.20GHz\n";
         assert_eq!(cpu_model(text).as_deref(), Some("Intel(R) Xeon(R) CPU @ 2.20GHz"));
         assert_eq!(cpu_model("processor : 0\n"), None);
+    }
+
+    #[test]
+    fn a_wsd_branch_counts_only_its_cooldown_wall_time() {
+        let run = |resumed: u64| -> RunResult {
+            let mut v =
+                super::super::synth::run_json("x", 1000, 5000, Some(3.0), "ok", serde_json::json!({}));
+            let spec = v["spec"].as_object_mut().expect("spec");
+            spec.insert("schedule".into(), "wsd".into());
+            spec.insert("max_steps".into(), 1000.into());
+            spec.insert("warmup_steps".into(), 50.into());
+            spec.insert("cooldown_fraction".into(), 0.2.into());
+            v["resumed_from_step"] = resumed.into();
+            v["wall_seconds"] = 100.0.into();
+            serde_json::from_value(v).expect("run")
+        };
+        // Branched at s_c = 1000 − 200 = 800: 200 of its 1000 steps are its own.
+        assert_eq!(own_wall_seconds(&run(800)), 20.0);
+        // From scratch, or resumed after an interruption elsewhere: all its own.
+        assert_eq!(own_wall_seconds(&run(0)), 100.0);
+        assert_eq!(own_wall_seconds(&run(640)), 100.0);
+        assert_eq!(sweep_facts(&[run(0), run(800)]).wall_seconds, 120.0);
     }
 
     #[test]

@@ -42,11 +42,12 @@ pub struct Design {
     pub flops: f64,
 }
 
+/// The shape of width `c`: n_layer = c / aspect exactly (`widths` only offers such c).
 fn shape_cfg(r: &DesignRequest, c: usize) -> GptConfig {
     GptConfig {
         vocab_size: r.vocab_size,
         block_size: r.block_size,
-        n_layer: (c as f64 / r.aspect as f64).round().max(1.0) as usize,
+        n_layer: (c / r.aspect).max(1),
         n_head: (c / r.head_dim).max(1),
         n_embd: c,
         tie_embeddings: true,
@@ -61,16 +62,21 @@ fn geometric(lo: f64, hi: f64, k: usize) -> Vec<f64> {
     (0..k).map(|i| lo * (hi / lo).powf(i as f64 / (k - 1) as f64)).collect()
 }
 
-/// Widths: multiples of head_dim growing by about 1.3× per step.
-fn widths(head_dim: usize) -> Vec<usize> {
-    let mut w = vec![];
-    let mut c = (2 * head_dim) as f64;
-    while c <= 4096.0 {
-        let r = ((c / head_dim as f64).round() as usize).max(1) * head_dim;
-        if w.last() != Some(&r) {
-            w.push(r);
+/// Widths at exactly the requested aspect ratio: n_embd = aspect · n_layer, a multiple of
+/// head_dim, each at least 1.3× the previous (so the sizes are spread in log N), up to 4096.
+/// Rounding n_layer instead would break the ratio the design promises (aspect 32 gave 48x2
+/// and 112x4, issue #24).
+fn widths(r: &DesignRequest) -> Vec<usize> {
+    let mut w: Vec<usize> = vec![];
+    for layers in 1.. {
+        let c = r.aspect * layers;
+        if c > 4096 {
+            break;
         }
-        c *= 1.3;
+        let grows = w.last().is_none_or(|&p| c as f64 >= 1.3 * p as f64);
+        if c.is_multiple_of(r.head_dim) && grows {
+            w.push(c);
+        }
     }
     w
 }
@@ -78,7 +84,10 @@ fn widths(head_dim: usize) -> Vec<usize> {
 /// Proposes the largest grid of the requested shape that fits the budget; Err with the
 /// minimum budget when even the smallest does not.
 pub fn design(r: &DesignRequest) -> Result<Design, String> {
-    let ws = widths(r.head_dim);
+    if r.aspect == 0 || r.head_dim == 0 {
+        return Err("--aspect and --head-dim must be at least 1".into());
+    }
+    let ws = widths(r);
     if r.sizes < 2 || r.budgets < 1 || r.sizes > ws.len() {
         return Err(format!("--sizes must be 2..{} and --budgets at least 1", ws.len()));
     }
@@ -197,9 +206,9 @@ mod tests {
 
     #[test]
     fn fits_the_budget_and_grows_with_it() {
-        let small = design(&req(1e14, false)).unwrap();
+        let small = design(&req(3e14, false)).unwrap();
         let big = design(&req(1e16, false)).unwrap();
-        assert!(small.flops <= 1e14 * 1.001 && big.flops <= 1e16 * 1.001);
+        assert!(small.flops <= 3e14 * 1.001 && big.flops <= 1e16 * 1.001);
         let n_span = *small.params.last().unwrap() as f64 / small.params[0] as f64;
         assert!(n_span >= 10.0, "N spans {n_span}");
         assert!(big.params.last() > small.params.last());
@@ -208,6 +217,24 @@ mod tests {
         assert!(design(&req(1e6, false)).is_err());
         let iso = design(&req(1e15, true)).unwrap();
         assert!(iso.flops <= 1e15 && iso.axis.len() == 4);
+    }
+
+    #[test]
+    fn every_proposed_shape_has_the_requested_aspect_ratio() {
+        for (aspect, head_dim) in [(32, 16), (16, 8), (64, 16), (24, 16)] {
+            for isoflop in [false, true] {
+                let r = DesignRequest { aspect, head_dim, ..req(1e17, isoflop) };
+                let d = design(&r).unwrap();
+                for s in &d.shapes {
+                    let (c, l) = s.split_once('x').unwrap();
+                    let (c, l): (usize, usize) = (c.parse().unwrap(), l.parse().unwrap());
+                    assert_eq!(c, aspect * l, "{s} at aspect {aspect}");
+                    assert_eq!(c % head_dim, 0, "{s} with head_dim {head_dim}");
+                }
+                let n: Vec<u64> = d.params.clone();
+                assert!(n.windows(2).all(|w| w[1] > w[0]), "{:?}", d.shapes);
+            }
+        }
     }
 
     #[test]

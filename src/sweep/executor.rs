@@ -46,6 +46,8 @@ pub struct SweepOptions {
     pub retry_failed: bool,
     /// These are the `[tune]` runs (children get `--tune`).
     pub tune: bool,
+    /// Skip the pre-flight refusal (children get `--force`).
+    pub force: bool,
 }
 
 /// What a sweep did.
@@ -155,9 +157,11 @@ pub fn run_sweep(
         for r in store.load_runs()? {
             if r.status == RunStatus::Failed {
                 let aside = store.root.join("runs").join("failed");
-                std::fs::create_dir_all(&aside)?;
+                std::fs::create_dir_all(&aside).with_context(|| format!("creating {}", aside.display()))?;
                 let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
-                std::fs::rename(store.run_path(&r.id), aside.join(format!("{}.{stamp}.json", r.id)))?;
+                let (from, to) = (store.run_path(&r.id), aside.join(format!("{}.{stamp}.json", r.id)));
+                std::fs::rename(&from, &to)
+                    .with_context(|| format!("moving {} to {}", from.display(), to.display()))?;
             }
         }
     }
@@ -220,13 +224,20 @@ pub fn run_sweep(
             let i = queue.remove(pos);
             let id = runs[i].spec.id();
             let log = logs.join(format!("{id}.log"));
-            let logf = OpenOptions::new().create(true).append(true).open(&log)?;
+            let logf = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&log)
+                .with_context(|| format!("opening {}", log.display()))?;
             let mut cmd = Command::new(&exe);
             cmd.arg("run").arg(&o.config).arg("--index").arg(i.to_string()).arg("--quiet");
             cmd.arg("--done-exit-code").arg(DONE_CODE.to_string());
             cmd.arg("--device").arg(&o.device);
             if o.tune {
                 cmd.arg("--tune");
+            }
+            if o.force {
+                cmd.arg("--force");
             }
             for s in &o.sets {
                 cmd.arg("--set").arg(s);

@@ -58,6 +58,7 @@ pub fn run_one(
     index: usize,
     device: &Device,
     bar: bool,
+    force: bool,
 ) -> Result<RunOutcome> {
     let run = &runs[index];
     let spec = &run.spec;
@@ -65,6 +66,11 @@ pub fn run_one(
     if let Some(r) = store.finished(&id)? {
         return Ok(RunOutcome::AlreadyDone(Box::new(r)));
     }
+    // Before the corpus stream or the model is allocated (issue #19).
+    let threads = std::env::var("RAYON_NUM_THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
+    let needs =
+        super::preflight::needs(spec, super::preflight::corpus_tokens(spec), threads, device.is_cuda());
+    super::preflight::check(&id, &needs, super::preflight::mem_available(), device.is_cuda(), force)?;
     let _lock = match acquire(&store.lock_path(&id))? {
         Ok(g) => g,
         Err(info) => return Ok(RunOutcome::Locked(info)),

@@ -127,6 +127,11 @@ pub fn parse(cfg: &LoadedConfig) -> Result<Option<TuneSpec>> {
     let nums = |k: &str| -> Result<Option<Vec<f64>>> {
         t.get(k).map(|v| list_of(&f, "tune", k, v)?.iter().map(|x| num(k, x)).collect()).transpose()
     };
+    // Any other key is a tuned config key: an unknown one (a typo of a control key included) is
+    // named first, before what it may have been meant to be is reported missing.
+    for (k, v) in t.iter().filter(|(k, _)| !CONTROL.contains(&k.as_str())) {
+        crate::config::spec::set_key(&mut cfg.table.clone(), k, v.clone(), &format!("{f}: [tune]"))?;
+    }
     let lr = match (nums("learning_rate")?, nums("lr_factors")?) {
         (Some(_), Some(_)) => {
             input_bail!("{f}: [tune] has both learning_rate and lr_factors; fix: keep one of them")

@@ -114,6 +114,20 @@ fn sha256_file(p: &Path) -> Result<String> {
     Ok(format!("{:x}", Sha256::digest(&bytes)))
 }
 
+/// `e` with `what` as context, reduced to its innermost io error when it has one: candle wraps
+/// safetensors' `IoError`, whose message and source both print the io error, so "No space left
+/// on device" came out twice (issue #19).
+fn io_once(e: candle_core::Error, what: String) -> anyhow::Error {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(c) = cause {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            return anyhow::Error::new(std::io::Error::new(io.kind(), io.to_string())).context(what);
+        }
+        cause = c.source();
+    }
+    anyhow::Error::new(e).context(what)
+}
+
 fn save_tensors(path: &Path, names: &[String], values: &[Vec<f32>], shapes: &[Vec<usize>]) -> Result<String> {
     let mut map = HashMap::new();
     for ((n, v), s) in names.iter().zip(values).zip(shapes) {
@@ -121,11 +135,13 @@ fn save_tensors(path: &Path, names: &[String], values: &[Vec<f32>], shapes: &[Ve
     }
     let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
     if let Some(d) = path.parent() {
-        std::fs::create_dir_all(d)?;
+        std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
     }
-    candle_core::safetensors::save(&map, &tmp).with_context(|| format!("writing {}", tmp.display()))?;
+    candle_core::safetensors::save(&map, &tmp)
+        .map_err(|e| io_once(e, format!("writing {}", tmp.display())))?;
     let sha = sha256_file(&tmp)?;
-    std::fs::rename(&tmp, path)?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
     Ok(sha)
 }
 
@@ -225,4 +241,23 @@ pub fn load(paths: &CheckpointPaths, id: &str, names: &[String], shapes: &[Vec<u
         out.v.push(get(&optim, &format!("exp_avg_sq.{n}"), s)?);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue #19: a full disk is reported once, with the file. (The error is built as candle
+    /// returns it from a full disk, safetensors' IoError inside candle's: `/dev/full` cannot
+    /// stand in, as writes to it succeed under gVisor.)
+    #[test]
+    fn a_full_disk_names_the_file_once() {
+        let enospc = || std::io::Error::from_raw_os_error(28);
+        let e = candle_core::Error::SafeTensor(safetensors::SafeTensorError::IoError(enospc()));
+        let plain = format!("{:#}", anyhow::Error::new(e).context("writing x"));
+        assert_eq!(plain.matches("No space left on device").count(), 2, "the repetition: {plain}");
+        let e = candle_core::Error::SafeTensor(safetensors::SafeTensorError::IoError(enospc()));
+        let msg = format!("{:#}", io_once(e, "writing /r/checkpoints/x.safetensors".into()));
+        assert_eq!(msg, "writing /r/checkpoints/x.safetensors: No space left on device (os error 28)");
+    }
 }

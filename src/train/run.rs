@@ -268,7 +268,7 @@ pub fn train_run(
         let kept: String = text.lines().take(state.curve_lines).map(|l| format!("{l}\n")).collect();
         write_atomic(&curve_path, kept.as_bytes())?;
     } else if let Some(d) = curve_path.parent() {
-        std::fs::create_dir_all(d)?;
+        std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
         write_atomic(&curve_path, b"")?;
     }
     let mut curve = OpenOptions::new()

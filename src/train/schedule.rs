@@ -36,8 +36,7 @@ impl Schedule {
     /// First step of the WSD cooldown, s_c = S − round(f·S) (at least 1 cooldown step, and not
     /// before the end of warmup).
     pub fn cooldown_start(&self) -> u64 {
-        let k = ((self.cooldown_fraction * self.total as f64).round() as u64).clamp(1, self.total);
-        (self.total - k).max(self.warmup.min(self.total.saturating_sub(1)))
+        crate::config::spec::wsd_cooldown_start(self.total, self.warmup, self.cooldown_fraction)
     }
 
     /// LR at step `s` (see the module doc for the formulas).
