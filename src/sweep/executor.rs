@@ -173,6 +173,9 @@ pub fn run_sweep(
     }
     sum.already_done = runs.len() - queue.len();
     if queue.is_empty() {
+        // runs.csv is derived: rewrite it even when nothing trains, so one written by an older
+        // build (JSON floats read 1 ulp off before serde_json's float_roundtrip) is corrected.
+        store.write_runs_csv()?;
         return Ok(sum);
     }
     let flops = |i: usize| runs[i].spec.tokens as f64 * count::flops_per_token_exact(&runs[i].spec.model);
