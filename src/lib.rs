@@ -5,7 +5,7 @@
 //! bootstrap uncertainty, forecasts larger runs and draws the curves.
 //!
 //! Module dependencies point one way (see README "Architecture"):
-//! `cli → sweep → train → {model, corpus}`; `cli → fit → report`; `config`, `results`,
+//! `cli → sweep → train → {model, corpus}`; `cli → infer → train`; `cli → fit → report`; `config`, `results`,
 //! `error` are read by all; `fit` and `report` never touch candle.
 
 pub mod cli;
@@ -13,6 +13,7 @@ pub mod config;
 pub mod corpus;
 pub mod error;
 pub mod fit;
+pub mod infer;
 pub mod model;
 pub mod progress;
 pub mod report;

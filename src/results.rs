@@ -170,6 +170,10 @@ impl ResultsDir {
     pub fn checkpoint_path(&self, id: &str) -> PathBuf {
         self.root.join("checkpoints").join(format!("{id}.safetensors"))
     }
+    /// `models/ID.safetensors`: a finished run's final weights (issue #17).
+    pub fn model_path(&self, id: &str) -> PathBuf {
+        self.root.join("models").join(format!("{id}.safetensors"))
+    }
     /// `locks/ID.lock`
     pub fn lock_path(&self, id: &str) -> PathBuf {
         self.root.join("locks").join(format!("{id}.lock"))

@@ -3,8 +3,11 @@
 
 mod bench;
 mod design;
+mod eval;
+mod export;
 mod plan;
 mod run;
+mod sample;
 mod status;
 mod sweep;
 mod train;
@@ -72,6 +75,21 @@ pub enum Command {
     /// Plots (SVG, PNG), report.md and a self-contained report.html for a results folder.
     #[command(after_help = "Example: scalinglab report results/quick --holdout-top 3")]
     Report(crate::report::ReportArgs),
+    /// Generate text (or token ids) from a trained model; deterministic for a seed.
+    #[command(
+        after_help = "Example: scalinglab sample results/text-quick/models/ID.safetensors --prompt \"ROMEO:\" --tokens 200 --seed 1"
+    )]
+    Sample(sample::SampleArgs),
+    /// Loss (nats/token, bits/byte) of a trained model on a corpus with the same tokenizer.
+    #[command(
+        after_help = "Examples:\n  scalinglab eval results/quick/models/ID.safetensors\n  scalinglab eval MODEL --corpus corpora/prepared/ts-byte --json"
+    )]
+    Eval(eval::EvalArgs),
+    /// Write a trained model as a Hugging Face GPT-2 folder (transformers loads it).
+    #[command(
+        after_help = "Example: scalinglab export results/quick/models/ID.safetensors --hf /tmp/gpt2-tiny"
+    )]
+    Export(export::ExportArgs),
     /// Time training steps on random tokens: tokens/s, model-FLOPs utilisation, peak RSS.
     #[command(after_help = "Example: scalinglab bench --shape 128x4x4 --threads 1 --steps 20")]
     Bench(BenchArgs),
@@ -90,6 +108,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Plan(a) => plan::run(&a),
         Command::Design(a) => design::run(&a),
         Command::Status(a) => status::run(&a),
+        Command::Sample(a) => sample::run(&a),
+        Command::Eval(a) => eval::run(&a),
+        Command::Export(a) => export::run(&a),
         Command::Corpus(a) => crate::corpus::run_corpus(&a.command).map(|_| ExitCode::SUCCESS),
     }
 }

@@ -256,6 +256,13 @@ pub fn run(a: &PlanArgs) -> Result<ExitCode> {
             a.jobs
         ));
     }
+    // Issue #17: every finished run keeps its weights (f32) unless train.keep_model = "none".
+    let keep = cfg.raw.train.keep_model == crate::config::raw::KeepModel::Final;
+    let model_bytes: f64 = if keep {
+        rows.iter().chain(&trows).map(|r| crate::model::file::approx_bytes(r.params_total)).sum()
+    } else {
+        0.0
+    };
     match a.format {
         Format::Json => {
             let j = serde_json::json!({
@@ -270,7 +277,7 @@ pub fn run(a: &PlanArgs) -> Result<ExitCode> {
                     "flops_saved_wsd": crate::sweep::branch::flops_saved(&runs),
                     "tune_runs": trows.len(), "tune_flops_6nd": tune_flops,
                     "tokens_per_second_by_shape": rate, "pending_cpu_seconds": pending_secs,
-                    "eta_seconds": eta, "jobs": a.jobs},
+                    "eta_seconds": eta, "jobs": a.jobs, "model_bytes": model_bytes},
             });
             println!("{}", serde_json::to_string_pretty(&j)?);
         }
@@ -321,6 +328,19 @@ pub fn run(a: &PlanArgs) -> Result<ExitCode> {
                         a.jobs
                     ),
                     _ => String::new(),
+                }
+            );
+            println!(
+                "{}",
+                if keep {
+                    format!(
+                        "models: every finished run keeps its weights, about {:.1} MB in all ({}/models/, \
+                         git-ignored; train.keep_model = \"none\" keeps none)",
+                        model_bytes / 1e6,
+                        store.root.display()
+                    )
+                } else {
+                    "models: none kept (train.keep_model = \"none\")".to_string()
                 }
             );
             if let Some((lines, _)) = &sim {

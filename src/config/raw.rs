@@ -141,6 +141,31 @@ pub struct RawTrain {
     pub checkpoint_seconds: f64,
     /// A loss above this multiple of ln(vocab_size) means the run diverged.
     pub divergence_factor: f64,
+    /// "final" (default): a finished run keeps its weights in `models/ID.safetensors`;
+    /// "none": it keeps nothing. Not part of the run id (it does not change the numbers).
+    pub keep_model: KeepModel,
+}
+
+/// What a finished run keeps of its model (`train.keep_model`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase", try_from = "String")]
+pub enum KeepModel {
+    /// The final weights, `results/NAME/models/ID.safetensors`.
+    Final,
+    /// Nothing (the checkpoint is deleted as before).
+    None,
+}
+
+impl TryFrom<String> for KeepModel {
+    type Error = String;
+    /// Named here so the error says which key (serde's own says only "unknown variant").
+    fn try_from(s: String) -> Result<Self, String> {
+        match s.as_str() {
+            "final" => Ok(KeepModel::Final),
+            "none" => Ok(KeepModel::None),
+            _ => Err(format!("train.keep_model = {s:?} is unknown (expected \"final\" or \"none\")")),
+        }
+    }
 }
 
 impl Default for RawTrain {
@@ -167,6 +192,7 @@ impl Default for RawTrain {
             checkpoint_interval: 0,
             checkpoint_seconds: 60.0,
             divergence_factor: 3.0,
+            keep_model: KeepModel::Final,
         }
     }
 }

@@ -251,6 +251,8 @@ pub struct RunOptions {
     pub checkpoint_interval: u64,
     /// Checkpoint every this many seconds (0 = only by steps).
     pub checkpoint_seconds: f64,
+    /// Keep the final weights in `models/ID.safetensors` (`train.keep_model = "final"`).
+    pub keep_model: bool,
 }
 
 /// What the corpus tells the spec: its vocabulary and content id.
@@ -422,6 +424,7 @@ pub fn run_options(raw: &RawConfig) -> RunOptions {
     RunOptions {
         checkpoint_interval: raw.train.checkpoint_interval.max(0) as u64,
         checkpoint_seconds: raw.train.checkpoint_seconds.max(0.0),
+        keep_model: raw.train.keep_model == super::raw::KeepModel::Final,
     }
 }
 

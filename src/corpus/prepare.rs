@@ -18,7 +18,7 @@ use crate::corpus::manifest::{
 use crate::corpus::shards::{sha256_hex, write_tokens, Dtype};
 use crate::corpus::sources::{collect_files, read_source, SourceText, EOT};
 use crate::corpus::split::{choose_validation, SPLIT_METHOD};
-use crate::corpus::tokenizer::{CorpusTokenizer, TokenizerKind, BYTE_VOCAB_SIZE};
+use crate::corpus::tokenizer::{tokenizer_configs, CorpusTokenizer, TokenizerKind, BYTE_VOCAB_SIZE};
 use crate::input_bail;
 use crate::results::{write_atomic, write_json_atomic};
 
@@ -124,6 +124,10 @@ pub fn prepare(opts: &PrepareOptions) -> Result<Manifest> {
     let dtype = Dtype::for_vocab(vocab_size);
     let json = tokenizer.to_json()?;
     write_atomic(&opts.out.join(TOKENIZER_FILE), json.as_bytes())?;
+    // So the folder loads with `transformers.AutoTokenizer.from_pretrained` too (issue #17).
+    let (tok_cfg, tok_map) = tokenizer_configs(None);
+    write_atomic(&opts.out.join("tokenizer_config.json"), tok_cfg.as_bytes())?;
+    write_atomic(&opts.out.join("special_tokens_map.json"), tok_map.as_bytes())?;
     let [train, val] = streams;
     let train = train.write(opts, TRAIN_FILE, dtype)?;
     let val = val.write(opts, VAL_FILE, dtype)?;

@@ -185,6 +185,21 @@ impl CorpusTokenizer {
         self.inner.decode(ids, false).map_err(tk_err)
     }
 
+    /// The bytes of one token (`<|endoftext|>` as its text), for streaming a sample: a token
+    /// of byte-level BPE may hold part of a UTF-8 character, so text is decoded from the
+    /// concatenated bytes, never token by token. None for an id outside the vocabulary.
+    pub fn token_bytes(&self, id: u32) -> Option<Vec<u8>> {
+        if id == self.eot_id {
+            return Some(EOT.as_bytes().to_vec());
+        }
+        if self.kind == TokenizerKind::Byte {
+            return (id < 256).then(|| vec![id as u8]);
+        }
+        let sym = self.inner.id_to_token(id)?;
+        let table = byte_symbols();
+        sym.chars().map(|c| table.iter().position(|&t| t == c).map(|b| b as u8)).collect()
+    }
+
     /// The Hugging Face `tokenizer.json` text.
     pub fn to_json(&self) -> Result<String> {
         self.inner.to_string(true).map_err(tk_err)
@@ -195,6 +210,26 @@ impl CorpusTokenizer {
     pub fn encode_with_library(&self, text: &str) -> Result<Vec<u32>> {
         Ok(self.inner.encode(text, false).map_err(tk_err)?.get_ids().to_vec())
     }
+}
+
+/// `tokenizer_config.json` and `special_tokens_map.json` for a scalinglab `tokenizer.json`
+/// (`AutoTokenizer` then builds a `PreTrainedTokenizerFast` with `<|endoftext|>` as its
+/// bos, eos and unk token). `corpus prepare` writes them too (with no length limit), `export` with the model's
+/// block size.
+pub fn tokenizer_configs(model_max_length: Option<usize>) -> (String, String) {
+    let mut cfg = serde_json::json!({
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "bos_token": EOT,
+        "eos_token": EOT,
+        "unk_token": EOT,
+        "add_prefix_space": false,
+        "clean_up_tokenization_spaces": false,
+    });
+    if let Some(n) = model_max_length {
+        cfg["model_max_length"] = n.into();
+    }
+    let map = serde_json::json!({ "bos_token": EOT, "eos_token": EOT, "unk_token": EOT });
+    (serde_json::to_string_pretty(&cfg).expect("json"), serde_json::to_string_pretty(&map).expect("json"))
 }
 
 #[cfg(test)]

@@ -34,8 +34,16 @@ pub struct Gpt {
 impl Gpt {
     /// A freshly initialised model (GPT-2 init from `seed`, see `init`).
     pub fn new(cfg: &GptConfig, seed: u64, device: &Device) -> Result<Self> {
+        Self::from_values(cfg, init_values(&param_specs(cfg), seed), device)
+    }
+
+    /// A model with the given parameters (sorted name order, flat, as [`Gpt::values`] returns
+    /// them), e.g. read from a model file; shapes are checked.
+    pub fn from_values(cfg: &GptConfig, values: Vec<Vec<f32>>, device: &Device) -> Result<Self> {
         let specs = param_specs(cfg);
-        let values = init_values(&specs, seed);
+        if specs.len() != values.len() {
+            candle_core::bail!("{} parameter tensors for a model with {}", values.len(), specs.len());
+        }
         let vars = specs
             .iter()
             .zip(values)

@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod count;
+pub mod file;
 pub mod fused;
 pub mod gpt;
 pub mod init;

@@ -2,6 +2,7 @@
 //! checkpoint/resume, divergence detection. Deterministic on CPU: same spec ⇒ same numbers.
 
 pub mod checkpoint;
+pub mod keep;
 pub mod optim;
 pub mod run;
 pub mod schedule;

@@ -412,6 +412,10 @@ pub fn train_run(
         versions: versions(),
         resumed_from_step: seg_step0,
     };
+    // The weights first, then the result: a result on disk means its model is there too.
+    if ctx.opts.keep_model && status == RunStatus::Ok {
+        super::keep::save_final(&store.model_path(&id), spec, &tr.params()?, &result)?;
+    }
     crate::results::write_json_atomic(&result_path, &result)?;
     ckpt.remove();
     Ok(result)
