@@ -197,6 +197,25 @@ fn sample_is_deterministic_and_bad_input_exits_2() {
         serde_json::from_str(&stdout(&run(&["eval", m, "--corpus", other.to_str().unwrap(), "--json"])))
             .unwrap();
     assert_eq!(e["same_windows_as_run"], false);
+    // `--tokenizer-from` gives another text the very BPE tokenizer of ts-bpe.
+    let other_bpe = d.path().join("other-bpe");
+    let o = run(&[
+        "corpus",
+        "prepare",
+        "--text",
+        d.path().join("txt").to_str().unwrap(),
+        "--tokenizer-from",
+        bpe.to_str().unwrap(),
+        "--doc-bytes",
+        "500",
+        "--out",
+        other_bpe.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let man = |p: &Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(p.join("manifest.json")).unwrap()).unwrap()
+    };
+    assert_eq!(man(&other_bpe)["tokenizer"], man(&bpe)["tokenizer"]);
     assert!(e["loss"].as_f64().unwrap().is_finite() && e["bits_per_byte"].as_f64().unwrap() > 0.0);
     // A tokenizer that moved is named with the fix; --tokenizer points at it.
     std::fs::rename(corpus.join("tokenizer.json"), d.path().join("tok.json")).unwrap();

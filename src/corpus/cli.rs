@@ -64,6 +64,10 @@ pub struct PrepareArgs {
     /// Seed of the random choice of validation documents.
     #[arg(long, value_name = "SEED", default_value_t = 0)]
     pub seed: u64,
+    /// Reuse the tokenizer of another prepared corpus (its kind and vocabulary too), so a
+    /// model trained on one can be evaluated on the other (`scalinglab eval`).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["tokenizer", "vocab_size"])]
+    pub tokenizer_from: Option<PathBuf>,
 }
 
 /// `corpus info` arguments.
@@ -104,6 +108,7 @@ impl PrepareArgs {
             jsonl_field: self.jsonl_field.clone(),
             doc_bytes: self.doc_bytes,
             seed: self.seed,
+            tokenizer_from: self.tokenizer_from.clone(),
         }
     }
 }

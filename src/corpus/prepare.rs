@@ -48,6 +48,36 @@ pub struct PrepareOptions {
     pub doc_bytes: usize,
     /// Seed of the validation split.
     pub seed: u64,
+    /// Reuse the tokenizer of this prepared corpus instead of making one (`tokenizer` and
+    /// `vocab_size` are then taken from it), so models compare across corpora (`eval`).
+    pub tokenizer_from: Option<PathBuf>,
+}
+
+/// The tokenizer of a prepared corpus (`--tokenizer-from`), checked against its manifest.
+fn tokenizer_of(dir: &std::path::Path) -> Result<CorpusTokenizer> {
+    let m = crate::corpus::manifest::Manifest::read(dir)?;
+    let path = dir.join(&m.tokenizer.file);
+    let json = std::fs::read_to_string(&path).map_err(|e| {
+        crate::error::input_err(format!(
+            "--tokenizer-from {}: cannot read {} ({e}); fix: point at a folder written by `corpus prepare`",
+            dir.display(),
+            path.display()
+        ))
+    })?;
+    if sha256_hex(json.as_bytes()) != m.tokenizer.sha256 {
+        input_bail!(
+            "--tokenizer-from {}: {} does not match the sha256 in its manifest; fix: re-prepare that corpus",
+            dir.display(),
+            path.display()
+        );
+    }
+    eprintln!(
+        "corpus: tokenizer from {} ({}, vocab {})",
+        path.display(),
+        m.tokenizer.kind.as_str(),
+        m.tokenizer.vocab_size
+    );
+    CorpusTokenizer::from_json(m.tokenizer.kind, &json)
 }
 
 /// Runs `corpus prepare` and returns the manifest it wrote. Progress goes to stderr.
@@ -62,7 +92,10 @@ pub fn prepare(opts: &PrepareOptions) -> Result<Manifest> {
     if opts.doc_bytes == 0 {
         input_bail!("--doc-bytes 0: documents need a positive size; fix: use e.g. 4096");
     }
-    if opts.tokenizer == TokenizerKind::Byte && opts.vocab_size != BYTE_VOCAB_SIZE {
+    if opts.tokenizer_from.is_none()
+        && opts.tokenizer == TokenizerKind::Byte
+        && opts.vocab_size != BYTE_VOCAB_SIZE
+    {
         input_bail!(
             "--vocab-size {} with --tokenizer byte: the byte tokenizer's vocabulary is always \
              {BYTE_VOCAB_SIZE} (256 bytes + {EOT}); fix: drop --vocab-size or use --tokenizer bpe",
@@ -85,9 +118,10 @@ pub fn prepare(opts: &PrepareOptions) -> Result<Manifest> {
     let is_val = choose_validation(&sizes, opts.val_fraction, opts.seed)?;
 
     let t_tok = Instant::now();
-    let tokenizer = match opts.tokenizer {
-        TokenizerKind::Byte => CorpusTokenizer::byte()?,
-        TokenizerKind::Bpe => {
+    let tokenizer = match (&opts.tokenizer_from, opts.tokenizer) {
+        (Some(dir), _) => tokenizer_of(dir)?,
+        (None, TokenizerKind::Byte) => CorpusTokenizer::byte()?,
+        (None, TokenizerKind::Bpe) => {
             let train_docs: Vec<&str> =
                 docs.iter().zip(&is_val).filter(|(_, v)| !**v).map(|((_, d), _)| *d).collect();
             eprintln!(

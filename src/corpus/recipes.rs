@@ -203,6 +203,7 @@ pub fn get_corpus(recipe: &Recipe, out: &Path) -> Result<Manifest> {
         jsonl_field: p.jsonl_field.clone().unwrap_or_else(|| "text".into()),
         doc_bytes: p.doc_bytes.unwrap_or(DEFAULT_DOC_BYTES),
         seed: p.seed.unwrap_or(0),
+        tokenizer_from: None,
     };
     prepare(&opts)
 }

@@ -34,6 +34,7 @@ pub(crate) fn opts(text: Vec<PathBuf>, out: &Path, kind: TokenizerKind, vocab: u
         jsonl_field: "text".into(),
         doc_bytes: 300,
         seed: 0,
+        tokenizer_from: None,
     }
 }
 

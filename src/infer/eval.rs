@@ -88,8 +88,8 @@ fn refuse_tokenizer(
     };
     input_err(format!(
         "{}: its {} tokenizer (vocab {}, sha256 {}) is not the model's: {what}; losses under different \
-         tokenizers do not compare; fix: evaluate on a corpus prepared with the model's tokenizer (every \
-         `--tokenizer byte` corpus shares one){}",
+         tokenizers do not compare; fix: evaluate on a corpus prepared with the model's tokenizer \
+         (`corpus prepare --tokenizer-from` the model's corpus; every `--tokenizer byte` corpus shares one){}",
         dir.display(),
         have.kind,
         have.vocab_size,
