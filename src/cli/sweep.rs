@@ -15,7 +15,7 @@ use crate::sweep::runner::{install_ctrlc, store_of};
 use crate::sweep::tune;
 
 /// Arguments of `sweep`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct SweepArgs {
     /// Config file (TOML) with a [grid].
     #[arg(value_name = "CONFIG")]
@@ -42,6 +42,10 @@ pub struct SweepArgs {
     /// or a week (README, "Pre-flight").
     #[arg(long)]
     pub force: bool,
+    /// Write TensorBoard event files under DIR, one subfolder per run (`tensorboard --logdir
+    /// DIR` shows them live); the same as `--set train.tensorboard=DIR`.
+    #[arg(long, value_name = "DIR")]
+    pub tensorboard: Option<PathBuf>,
 }
 
 fn cores() -> usize {
@@ -52,6 +56,8 @@ fn cores() -> usize {
 /// interrupted.
 pub fn run(a: &SweepArgs) -> Result<ExitCode> {
     super::train::parse_device(&a.device)?;
+    let sets = super::train::with_tensorboard(&a.set, a.tensorboard.as_deref());
+    let a = &SweepArgs { set: sets, tensorboard: None, ..a.clone() };
     let cfg = load_config(&a.config, &a.set)?;
     let store = store_of(&cfg);
     let threads = a.threads.unwrap_or(1);

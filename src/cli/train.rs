@@ -36,6 +36,10 @@ pub struct TrainArgs {
     /// memory or a week (README, "Pre-flight").
     #[arg(long)]
     pub force: bool,
+    /// Write TensorBoard event files under DIR, one subfolder per run (`tensorboard --logdir
+    /// DIR` shows them live); the same as `--set train.tensorboard=DIR`.
+    #[arg(long, value_name = "DIR")]
+    pub tensorboard: Option<PathBuf>,
 }
 
 /// Parses `cpu`, `cuda`, `cuda:i`, `auto`.
@@ -139,7 +143,7 @@ pub fn report_outcome(outcome: RunOutcome, out: Option<&PathBuf>, done_code: Opt
 /// Runs `train`.
 pub fn run(a: &TrainArgs) -> Result<ExitCode> {
     let device = parse_device(&a.device)?;
-    let mut cfg = load_config(&a.config, &a.set)?;
+    let mut cfg = load_config(&a.config, &with_tensorboard(&a.set, a.tensorboard.as_deref()))?;
     // The whole config is validated, [grid] and [tune] included, though one run uses neither:
     // a typo there must not pass silently only to fail at `sweep` (issue #19).
     if cfg.raw.tune.is_some() {
@@ -164,4 +168,14 @@ pub fn run(a: &TrainArgs) -> Result<ExitCode> {
     let store = store_of(&cfg);
     let outcome = run_one(&cfg, &store, &runs, 0, &device, bars_enabled(a.quiet), a.force)?;
     report_outcome(outcome, a.out.as_ref(), None)
+}
+
+/// `--set` overrides plus `train.tensorboard=DIR` for `--tensorboard DIR` (a set, so sweep
+/// children and Slurm tasks get it with the other overrides).
+pub fn with_tensorboard(sets: &[String], dir: Option<&std::path::Path>) -> Vec<String> {
+    let mut v = sets.to_vec();
+    if let Some(d) = dir {
+        v.push(format!("train.tensorboard={:?}", d.display().to_string()));
+    }
+    v
 }

@@ -144,6 +144,9 @@ pub struct RawTrain {
     /// "final" (default): a finished run keeps its weights in `models/ID.safetensors`;
     /// "none": it keeps nothing. Not part of the run id (it does not change the numbers).
     pub keep_model: KeepModel,
+    /// TensorBoard event files go to this folder, one subfolder per run ("" = none; also
+    /// `--tensorboard DIR`). Not part of the run id.
+    pub tensorboard: String,
 }
 
 /// What a finished run keeps of its model (`train.keep_model`).
@@ -193,6 +196,7 @@ impl Default for RawTrain {
             checkpoint_seconds: 60.0,
             divergence_factor: 3.0,
             keep_model: KeepModel::Final,
+            tensorboard: String::new(),
         }
     }
 }

@@ -253,6 +253,8 @@ pub struct RunOptions {
     pub checkpoint_seconds: f64,
     /// Keep the final weights in `models/ID.safetensors` (`train.keep_model = "final"`).
     pub keep_model: bool,
+    /// TensorBoard event files under this folder (`train.tensorboard`).
+    pub tensorboard: Option<PathBuf>,
 }
 
 /// What the corpus tells the spec: its vocabulary and content id.
@@ -425,6 +427,7 @@ pub fn run_options(raw: &RawConfig) -> RunOptions {
         checkpoint_interval: raw.train.checkpoint_interval.max(0) as u64,
         checkpoint_seconds: raw.train.checkpoint_seconds.max(0.0),
         keep_model: raw.train.keep_model == super::raw::KeepModel::Final,
+        tensorboard: (!raw.train.tensorboard.is_empty()).then(|| PathBuf::from(&raw.train.tensorboard)),
     }
 }
 

@@ -6,5 +6,6 @@ pub mod keep;
 pub mod optim;
 pub mod run;
 pub mod schedule;
+pub mod tensorboard;
 
 pub use run::{train_run, Progress, RunContext};

@@ -271,6 +271,13 @@ pub fn train_run(
         std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
         write_atomic(&curve_path, b"")?;
     }
+    let mut tb = match &ctx.opts.tensorboard {
+        Some(dir) => {
+            let folder = format!("{}x{}x{}-{id}", cfg.n_embd, cfg.n_layer, cfg.n_head);
+            Some(super::tensorboard::EventWriter::create(dir, &folder, state.step)?)
+        }
+        None => None,
+    };
     let mut curve = OpenOptions::new()
         .append(true)
         .open(&curve_path)
@@ -308,7 +315,12 @@ pub fn train_run(
             break;
         }
         step += 1;
-        wall += t0.elapsed().as_secs_f64();
+        let dt = t0.elapsed().as_secs_f64();
+        wall += dt;
+        if let Some(w) = &mut tb {
+            let tps = (b * t) as f64 / dt.max(1e-9);
+            w.scalars(step, &[("train/loss", loss_v as f64), ("train/lr", lr), ("train/tokens_per_s", tps)])?;
+        }
         loss_acc += loss_v as f64;
         state.loss_acc_n += 1;
         state.recent_losses.push(loss_v);
@@ -327,6 +339,10 @@ pub fn train_run(
             };
             writeln!(curve, "{}", serde_json::to_string(&p)?)?;
             curve.flush()?;
+            if let Some(w) = &mut tb {
+                w.scalars(step, &[("val/loss", val), ("train/loss_mean", p.train_loss)])?;
+                w.flush()?;
+            }
             state.curve_lines += 1;
             loss_acc = 0.0;
             state.loss_acc_n = 0;
