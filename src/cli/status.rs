@@ -22,9 +22,40 @@ pub struct StatusArgs {
     /// Override a config key (as given to the sweep).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
-    /// Runs at once, for the ETA.
-    #[arg(long, short, value_name = "N", default_value_t = 2)]
-    pub jobs: usize,
+    /// Runs at once, for the ETA [default: the last sweep's --jobs, from logs/sweep.json; 1
+    /// if no sweep has run].
+    #[arg(long, short, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Print one JSON object (runs, counts, ETA) instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One run's state, for the table and `--json`.
+#[derive(Debug, serde::Serialize)]
+struct Row {
+    index: Option<usize>,
+    id: String,
+    state: String,
+    detail: String,
+    final_val_loss: Option<f64>,
+    wall_seconds: Option<f64>,
+    tokens_done: Option<u64>,
+}
+
+/// `--jobs`, else the last sweep's (logs/sweep.json), else 1; and where it came from.
+fn jobs(a: &StatusArgs, store: &ResultsDir) -> (usize, &'static str) {
+    if let Some(j) = a.jobs {
+        return (j.max(1), "--jobs");
+    }
+    let recorded = std::fs::read_to_string(store.root.join("logs/sweep.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v["jobs"].as_u64());
+    match recorded {
+        Some(j) => (j.max(1) as usize, "the sweep's --jobs"),
+        None => (1, "assumed; pass --jobs N"),
+    }
 }
 
 /// Runs `status`.
@@ -77,72 +108,86 @@ pub fn run(a: &StatusArgs) -> Result<ExitCode> {
     };
     let mut counts = std::collections::BTreeMap::<String, usize>::new();
     let (mut done_flops, mut done_secs, mut left_flops) = (0.0, 0.0, 0.0);
-    println!("{:>4} {:16} {:10} detail", "idx", "id", "state");
+    let mut rows = Vec::with_capacity(ids.len());
     for (idx, id, flops) in &ids {
-        let (state, detail) = if let Ok(t) = std::fs::read_to_string(store.run_path(id)) {
+        let mut row = Row {
+            index: *idx,
+            id: id.clone(),
+            state: String::new(),
+            detail: String::new(),
+            final_val_loss: None,
+            wall_seconds: None,
+            tokens_done: None,
+        };
+        if let Ok(t) = std::fs::read_to_string(store.run_path(id)) {
             let r: crate::results::RunResult = serde_json::from_str(&t)?;
             done_flops += r.flops_exact;
             done_secs += r.wall_seconds;
-            let d = match (r.final_val_loss, &r.reason) {
+            row.detail = match (r.final_val_loss, &r.reason) {
                 (Some(l), _) => format!("val loss {l:.4}, {:.0} s", r.wall_seconds),
                 (None, Some(why)) => why.lines().next().unwrap_or("").to_string(),
                 _ => String::new(),
             };
-            (r.status.as_str().to_string(), d)
+            row.state = r.status.as_str().to_string();
+            (row.final_val_loss, row.wall_seconds, row.tokens_done) =
+                (r.final_val_loss, Some(r.wall_seconds), Some(r.tokens));
         } else {
             left_flops += flops;
-            let lock = read_lock(&store.lock_path(id));
-            match lock {
+            let state_file = store.checkpoint_path(id).with_extension("state.json");
+            match read_lock(&store.lock_path(id)) {
                 Some(l) if is_live(&l) => {
                     let p = std::fs::read_to_string(progress_path(&store, id)).unwrap_or_default();
-                    let tokens =
+                    row.tokens_done =
                         serde_json::from_str::<serde_json::Value>(&p).ok().and_then(|v| v["tokens"].as_u64());
-                    (
-                        "running".into(),
-                        format!(
-                            "pid {} on {}{}",
-                            l.pid,
-                            l.host,
-                            tokens.map(|t| format!(", {t} tokens")).unwrap_or_default()
-                        ),
-                    )
+                    row.state = "running".into();
+                    row.detail = format!(
+                        "pid {} on {}{}",
+                        l.pid,
+                        l.host,
+                        row.tokens_done.map(|t| format!(", {t} tokens")).unwrap_or_default()
+                    );
                 }
-                _ if store.checkpoint_path(id).with_extension("state.json").exists() => {
-                    let state =
-                        std::fs::read_to_string(store.checkpoint_path(id).with_extension("state.json"))
-                            .unwrap_or_default();
+                _ if state_file.exists() => {
+                    let state = std::fs::read_to_string(&state_file).unwrap_or_default();
                     let step = serde_json::from_str::<serde_json::Value>(&state)
                         .ok()
                         .and_then(|v| v["step"].as_u64());
                     let at = step.map(|s| format!(" at step {s}")).unwrap_or_default();
-                    (
-                        "partial".into(),
-                        format!("checkpoint{at} (interrupted, or a WSD branch handed over); the next sweep resumes it"),
-                    )
+                    row.state = "partial".into();
+                    row.detail =
+                        format!("checkpoint{at} (interrupted, or a WSD branch handed over); the next sweep resumes it");
                 }
-                _ => ("pending".into(), String::new()),
+                _ => row.state = "pending".into(),
             }
-        };
-        *counts.entry(state.clone()).or_default() += 1;
-        println!(
-            "{:>4} {:16} {:10} {}",
-            idx.map(|i| i.to_string()).unwrap_or_else(|| "-".into()),
-            id,
-            state,
-            detail
-        );
+        }
+        *counts.entry(row.state.clone()).or_default() += 1;
+        rows.push(row);
+    }
+    let (jobs, jobs_from) = jobs(a, &store);
+    let rate = (done_secs > 0.0).then(|| done_flops / done_secs);
+    let eta = rate.filter(|_| left_flops > 0.0).map(|r| left_flops / r / jobs as f64);
+    if a.json {
+        let j = serde_json::json!({
+            "results": store.root, "runs": rows, "counts": counts, "jobs": jobs, "jobs_from": jobs_from,
+            "flops_per_second": rate, "eta_seconds": eta,
+        });
+        println!("{}", serde_json::to_string_pretty(&j)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{:>4} {:16} {:10} detail", "idx", "id", "state");
+    for r in &rows {
+        let idx = r.index.map(|i| i.to_string()).unwrap_or_else(|| "-".into());
+        println!("{idx:>4} {:16} {:10} {}", r.id, r.state, r.detail);
     }
     let summary: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
-    let eta = if done_secs > 0.0 && left_flops > 0.0 {
-        let rate = done_flops / done_secs;
-        format!(
-            ", ETA ~{:.0} s with {} job(s) at the finished runs' {:.2} GFLOP/s",
-            left_flops / rate / a.jobs.max(1) as f64,
-            a.jobs,
-            rate / 1e9
-        )
-    } else {
-        String::new()
+    let eta = match (eta, rate) {
+        (Some(e), Some(r)) => {
+            format!(
+                ", ETA ~{e:.0} s with {jobs} job(s) ({jobs_from}) at the finished runs' {:.2} GFLOP/s",
+                r / 1e9
+            )
+        }
+        _ => String::new(),
     };
     println!("{} runs: {}{eta}", ids.len(), summary.join(", "));
     Ok(ExitCode::SUCCESS)

@@ -34,6 +34,9 @@ pub struct PredictArgs {
     /// Which group of a `--group-by` fit to use (default: the first).
     #[arg(long, value_name = "VALUE")]
     pub group: Option<String>,
+    /// Print one JSON object (predictions with intervals and verdicts, warnings) instead of lines.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// A predicted quantity with its bootstrap interval.
@@ -50,7 +53,8 @@ pub struct Predicted {
 }
 
 /// What to predict (validated combinations of the flags).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Query {
     /// Compute-optimal N, D, loss at C FLOPs.
     Optimal {
@@ -236,25 +240,56 @@ pub fn run_predict(args: &PredictArgs) -> Result<()> {
         .ok_or_else(|| input_err(format!("{}: no Approach 3 fit", args.fit_json.display())))?;
     let undetermined: Vec<&str> =
         a3.params.iter().chain(&a3.derived).filter(|e| !e.determined).map(|e| e.name.as_str()).collect();
+    let mut warnings = Vec::new();
     if !undetermined.is_empty() {
-        eprintln!(
-            "warning: the fit does not determine {}; predictions depend on them",
+        warnings.push(format!(
+            "the fit does not determine {}; predictions depend on them",
             undetermined.join(", ")
-        );
+        ));
     }
+    let mut notes = Vec::new();
     if a3.bootstrap_laws.is_empty() {
-        eprintln!(
-            "note: no bootstrap fits in {}; run `scalinglab fit --bootstrap K` for intervals",
+        notes.push(format!(
+            "no bootstrap fits in {}; run `scalinglab fit --bootstrap K` for intervals",
             args.fit_json.display()
-        );
+        ));
     }
-    for w in extrapolation(a3, q) {
+    warnings.extend(extrapolation(a3, q));
+    let preds = predict(a3, q)?;
+    if args.json {
+        let items: Vec<serde_json::Value> = preds.iter().map(json_item).collect();
+        let j = serde_json::json!({
+            "fit": args.fit_json, "group": group.value, "query": q,
+            "predictions": items, "warnings": warnings, "notes": notes,
+        });
+        println!("{}", serde_json::to_string_pretty(&j)?);
+        return Ok(());
+    }
+    for w in &warnings {
         eprintln!("warning: {w}");
     }
-    for p in predict(a3, q)? {
-        println!("{}", line(&p));
+    for n in &notes {
+        eprintln!("note: {n}");
+    }
+    for p in &preds {
+        println!("{}", line(p));
     }
     Ok(())
+}
+
+/// Whether a prediction's interval leaves it undetermined (the rule [`line`] prints by).
+fn verdict(p: &Predicted) -> Option<String> {
+    let log_scale = p.value > 0.0 && !p.unit.starts_with('%') && !p.unit.starts_with("nats");
+    p.ci95.and_then(|ci| interval_reason(p.value, ci, log_scale))
+}
+
+/// One prediction for `--json`: name, value, unit, 95% interval, determined and why not.
+fn json_item(p: &Predicted) -> serde_json::Value {
+    let why = verdict(p);
+    serde_json::json!({
+        "name": p.name, "value": p.value, "unit": p.unit, "ci95": p.ci95,
+        "determined": why.is_none(), "reason": why,
+    })
 }
 
 /// One output line. A quantity whose bootstrap interval is too wide (a positive scale such as
@@ -265,8 +300,7 @@ pub fn line(p: &Predicted) -> String {
     let Some([lo, hi]) = p.ci95 else {
         return format!("{:<32} {:>12} {}", p.name, fmt_num(p.value), p.unit);
     };
-    let log_scale = p.value > 0.0 && !p.unit.starts_with('%') && !p.unit.starts_with("nats");
-    match interval_reason(p.value, [lo, hi], log_scale) {
+    match verdict(p) {
         Some(why) => format!("{:<32} {:>12} {} ({why})", p.name, "not determined", p.unit),
         None => {
             format!(
@@ -416,6 +450,7 @@ mod tests {
             tokens: None,
             inference_tokens: None,
             group: None,
+            json: false,
         };
         assert!(Query::from_args(&base).is_err());
         let a = PredictArgs { flops: Some(1e20), ..base.clone() };

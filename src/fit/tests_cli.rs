@@ -105,6 +105,7 @@ fn fits_a_results_dir_and_predicts_from_it() {
         tokens: None,
         inference_tokens: Some(1e12),
         group: None,
+        json: false,
     };
     run_predict(&p).expect("predict");
 }
@@ -255,6 +256,7 @@ fn predict_refuses_another_schema_version() {
         tokens: None,
         inference_tokens: None,
         group: None,
+        json: false,
     };
     let e = run_predict(&p).expect_err("version 999");
     assert!(is_input_error(&e) && e.to_string().contains("schema_version 999"), "{e:#}");

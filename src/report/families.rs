@@ -142,6 +142,43 @@ pub const LOSS_LABEL: &str = "validation loss (nats/token)";
 /// Axis label of D.
 pub const D_LABEL: &str = "D (training tokens)";
 
+/// Fewest valid bootstrap laws for a band (fewer give quantiles that mean little).
+pub const MIN_BAND_LAWS: usize = 20;
+
+/// The 95% bootstrap band of a curve derived from the law (issue #18): at each x, the 2.5%
+/// and 97.5% quantiles of `f(law_b, x)` over the valid bootstrap fits, as a [`Style::Band`]
+/// outline (upper edge left to right, lower edge back). None with fewer than
+/// [`MIN_BAND_LAWS`] valid fits or no finite value.
+///
+/// [`Style::Band`]: super::figure::Style::Band
+pub fn bootstrap_band(
+    xs: &[f64],
+    laws: &[crate::fit::law::ChinchillaLaw],
+    f: impl Fn(&crate::fit::law::ChinchillaLaw, f64) -> f64,
+) -> Option<Vec<(f64, f64)>> {
+    let valid: Vec<_> = laws.iter().filter(|l| l.is_valid()).collect();
+    if valid.len() < MIN_BAND_LAWS {
+        return None;
+    }
+    let mut upper = Vec::with_capacity(xs.len());
+    let mut lower = Vec::with_capacity(xs.len());
+    for &x in xs {
+        let v: Vec<f64> = valid.iter().map(|l| f(l, x)).filter(|v| v.is_finite()).collect();
+        if v.len() < MIN_BAND_LAWS {
+            continue;
+        }
+        let [lo, hi] = crate::fit::bootstrap::interval95(&v);
+        upper.push((x, hi));
+        lower.push((x, lo));
+    }
+    if upper.len() < 2 {
+        return None;
+    }
+    lower.reverse();
+    upper.extend(lower);
+    Some(upper)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -139,10 +139,17 @@ pub fn allocation_panel(
         let law = a3.law;
         let e = a3.derived.iter().find(|e| e.name == if tokens { "b" } else { "a" });
         let text = e.map(exponent_text).unwrap_or_default();
-        let pts = log_space(lo, hi, 40)
-            .into_iter()
-            .map(|c| (c, if tokens { law.d_opt(c) } else { law.n_opt(c) }))
-            .collect();
+        let xs = log_space(lo, hi, 40);
+        let at = |l: &crate::fit::law::ChinchillaLaw, c: f64| if tokens { l.d_opt(c) } else { l.n_opt(c) };
+        if let Some(b) = super::families::bootstrap_band(&xs, &a3.bootstrap_laws, at) {
+            panel.series.push(Series::new(
+                Some("Approach 3, 95% bootstrap band".into()),
+                FIT_BLACK,
+                Style::Band,
+                b,
+            ));
+        }
+        let pts = xs.iter().map(|&c| (c, at(&law, c))).collect();
         panel.series.push(Series::new(Some(format!("Approach 3 ({text})")), FIT_BLACK, Style::Dashed, pts));
     }
     // 20 tokens per parameter with C = 6ND: N = √(C/120), D = 20·N.

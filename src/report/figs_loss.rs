@@ -8,7 +8,8 @@ use crate::fit::schema::{Approach3Report, PowerLawReport};
 use crate::fit::source::{FlopsConvention, ParamsConvention};
 
 use super::families::{
-    c_label, extent, families, family_index, family_label, log_space, mean_by, n_label, D_LABEL, LOSS_LABEL,
+    bootstrap_band, c_label, extent, families, family_index, family_label, log_space, mean_by, n_label,
+    D_LABEL, LOSS_LABEL,
 };
 use super::figure::{palette, Axis, Figure, Panel, Series, Style, FIT_BLACK, REFERENCE_GREY};
 use super::view::{Built, GroupView};
@@ -45,6 +46,7 @@ pub fn loss_panel(
     let fams = families(points, other);
     let (sym, unit) = if by_n { ("D", "tokens") } else { ("N", "params") };
     let range = extent(points.iter().map(x));
+    let mut banded = false;
     for (i, f) in fams.iter().enumerate() {
         let color = palette(i);
         let runs: Vec<(f64, f64)> = f.runs.iter().map(|p| (x(p), p.loss)).collect();
@@ -58,10 +60,19 @@ pub fn loss_panel(
         }
         if let (Some(a3), Some((lo, hi))) = (a3, range) {
             let law = a3.law;
-            let pts = log_space(lo / 1.15, hi * 1.15, SAMPLES)
-                .into_iter()
-                .map(|v| (v, if by_n { law.loss(v, f.value) } else { law.loss(f.value, v) }))
-                .collect();
+            let xs = log_space(lo / 1.15, hi * 1.15, SAMPLES);
+            let at = |l: &crate::fit::law::ChinchillaLaw, v: f64| {
+                if by_n {
+                    l.loss(v, f.value)
+                } else {
+                    l.loss(f.value, v)
+                }
+            };
+            if let Some(b) = bootstrap_band(&xs, &a3.bootstrap_laws, at) {
+                banded = true;
+                panel.series.push(Series::new(None, color, Style::Band, b));
+            }
+            let pts = xs.iter().map(|&v| (v, at(&law, v))).collect();
             panel.series.push(Series::new(None, color, Style::Dashed, pts));
         }
     }
@@ -72,6 +83,9 @@ pub fn loss_panel(
             Style::Dashed,
             Vec::new(),
         ));
+    }
+    if banded {
+        panel.series.push(Series::new(Some("95% bootstrap band".into()), FIT_BLACK, Style::Band, Vec::new()));
     }
     panel
 }
@@ -169,7 +183,11 @@ pub fn loss_vs_compute(v: &GroupView<'_>) -> Built {
     if let (Some((lo, hi)), Some(a3)) = (extent(cs), v.group.approach3.as_ref()) {
         let lo = lo.max(final_cs.map_or(lo, |r| r.0) / 10.0);
         let law = a3.law;
-        let pts = log_space(lo, hi, SAMPLES).into_iter().map(|c| (c, law.loss_opt(c))).collect();
+        let xs = log_space(lo, hi, SAMPLES);
+        if let Some(b) = bootstrap_band(&xs, &a3.bootstrap_laws, |l, c| l.loss_opt(c)) {
+            panel.series.push(Series::new(Some("95% bootstrap band".into()), FIT_BLACK, Style::Band, b));
+        }
+        let pts = xs.iter().map(|&c| (c, law.loss_opt(c))).collect();
         panel.series.push(Series::new(
             Some("Approach 3 frontier L(N_opt(C), D_opt(C))".into()),
             FIT_BLACK,

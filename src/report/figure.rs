@@ -45,6 +45,10 @@ pub enum Style {
     HollowPoints,
     /// Filled circles with vertical error bars (`Series::errors`).
     ErrorBars,
+    /// A translucent filled area (a 95% bootstrap band): `points` is its outline, the upper
+    /// edge left to right, then the lower edge right to left. Bands never widen the axes (an
+    /// undetermined fit's band may span decades); they are clipped to the data's range.
+    Band,
 }
 
 /// One data series.
@@ -132,16 +136,16 @@ impl Panel {
     fn ok_y(&self, y: f64) -> bool {
         y.is_finite() && (!self.y.log || y > 0.0)
     }
-    /// True when some series has a drawable point.
+    /// True when some series (not a band) has a drawable point.
     pub fn has_data(&self) -> bool {
-        self.series.iter().any(|s| !self.drawable(s).is_empty())
+        self.series.iter().any(|s| s.style != Style::Band && !self.drawable(s).is_empty())
     }
     /// Data ranges `(x_lo, x_hi, y_lo, y_hi)` over drawable points and error bars, padded
     /// (5% of the span, in log space on log axes); `None` without data.
     pub fn ranges(&self) -> Option<(f64, f64, f64, f64)> {
         let mut xs = Vec::new();
         let mut ys = Vec::new();
-        for s in &self.series {
+        for s in self.series.iter().filter(|s| s.style != Style::Band) {
             for (i, &(x, y)) in s.points.iter().enumerate() {
                 if !self.ok_x(x) || !self.ok_y(y) {
                     continue;
@@ -258,13 +262,25 @@ pub fn ticks(lo: f64, hi: f64, log: bool) -> Vec<f64> {
     }
 }
 
-/// Tick label: plain for 0.001–99,999 (up to 3 significant digits), else `2e7`-style.
+/// Superscript digits and minus, for powers of ten (DejaVu Sans has every glyph).
+fn superscript(e: i32) -> String {
+    e.to_string()
+        .chars()
+        .map(|c| match c {
+            '-' => '⁻',
+            d => ['⁰', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹'][d.to_digit(10).unwrap_or(0) as usize],
+        })
+        .collect()
+}
+
+/// Tick label: plain for 0.001–9,999 (up to 3 significant digits), else a power of ten as
+/// printed in papers, `10⁵` or `2×10⁷` (issue #18: `1e5` read as code).
 pub fn tick_label(v: f64) -> String {
     if v == 0.0 {
         return "0".into();
     }
     let a = v.abs();
-    if (1e-3..1e5).contains(&a) {
+    if (1e-3..1e4).contains(&a) {
         let s = format!("{:.*}", (2 - a.log10().floor() as i32).max(0) as usize, v);
         if s.contains('.') {
             s.trim_end_matches('0').trim_end_matches('.').to_string()
@@ -275,10 +291,13 @@ pub fn tick_label(v: f64) -> String {
         let e = a.log10().floor() as i32;
         let m = v / 10f64.powi(e);
         let m = (m * 100.0).round() / 100.0;
+        let (m, e) = if m.abs() >= 10.0 { (m / 10.0, e + 1) } else { (m, e) };
         if (m - 1.0).abs() < 1e-9 {
-            format!("1e{e}")
+            format!("10{}", superscript(e))
+        } else if (m + 1.0).abs() < 1e-9 {
+            format!("-10{}", superscript(e))
         } else {
-            format!("{}e{e}", tick_label(m))
+            format!("{}×10{}", tick_label(m), superscript(e))
         }
     }
 }
@@ -300,13 +319,16 @@ mod tests {
     fn linear_ticks_and_labels() {
         assert_eq!(ticks(-0.013, 0.021, false), vec![-0.01, 0.0, 0.01, 0.02]);
         assert_eq!(ticks(2.85, 3.05, false), vec![2.85, 2.9, 2.95, 3.0, 3.05]);
-        assert_eq!(tick_label(2e7), "2e7");
-        assert_eq!(tick_label(1e9), "1e9");
+        assert_eq!(tick_label(2e7), "2×10⁷");
+        assert_eq!(tick_label(1e9), "10⁹");
+        assert_eq!(tick_label(1e4), "10⁴");
         assert_eq!(tick_label(3.5), "3.5");
-        assert_eq!(tick_label(50000.0), "50000");
+        assert_eq!(tick_label(5000.0), "5000");
+        assert_eq!(tick_label(50000.0), "5×10⁴");
         assert_eq!(tick_label(0.005), "0.005");
         assert_eq!(tick_label(-0.015), "-0.015");
-        assert_eq!(tick_label(5e-4), "5e-4");
+        assert_eq!(tick_label(5e-4), "5×10⁻⁴");
+        assert_eq!(tick_label(1.5e12), "1.5×10¹²");
     }
 
     #[test]

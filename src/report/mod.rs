@@ -22,6 +22,7 @@ pub mod content;
 pub mod doc;
 pub mod families;
 pub mod figs_fit;
+pub mod figs_forecast;
 pub mod figs_loss;
 pub mod figure;
 pub mod render;
@@ -226,7 +227,7 @@ struct Slot {
 fn figures(views: &[GroupView<'_>], alt: &[GroupView<'_>]) -> Vec<Slot> {
     let mut out = Vec::new();
     for v in views {
-        let f: [(&'static str, Builder); 8] = [
+        let f: [(&'static str, Builder); 10] = [
             ("Final loss vs N", figs_loss::loss_vs_n),
             ("Final loss vs D", figs_loss::loss_vs_d),
             ("Loss vs compute", figs_loss::loss_vs_compute),
@@ -235,6 +236,8 @@ fn figures(views: &[GroupView<'_>], alt: &[GroupView<'_>]) -> Vec<Slot> {
             ("Training curves", figs_loss::training_curves),
             ("Approach 3 residuals", figs_fit::residuals),
             ("Held-out forecast", figs_fit::holdout),
+            ("Forecast on a compute axis", figs_forecast::forecast),
+            ("IsoLoss contours", figs_forecast::isoloss),
         ];
         for (title, build) in f {
             out.push(Slot { title, built: build(v) });

@@ -168,6 +168,7 @@ fn legend_mark<DB: DrawingBackend>(
         Style::HollowPoints => Circle::new((x + 10, y), 4, c.stroke_width(2)).into_dyn(),
         Style::Dashed => DashMark { at: (x, y), style: line }.into_dyn(),
         Style::Line | Style::ThinLine => PathElement::new(vec![(x, y), (x + 20, y)], line).into_dyn(),
+        Style::Band => Rectangle::new([(x, y - 5), (x + 20, y + 5)], c.mix(0.2).filled()).into_dyn(),
     }
 }
 
@@ -218,6 +219,13 @@ fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &Panel) -> R
         }
         let pts: Vec<(f64, f64)> = idx.iter().map(|&i| (tx(s.points[i].0), ty(s.points[i].1))).collect();
         let anno = match s.style {
+            Style::Band => {
+                let (ylo, yhi) = (ty(y0), ty(y1));
+                let outline: Vec<(f64, f64)> = pts.iter().map(|&(x, y)| (x, y.clamp(ylo, yhi))).collect();
+                chart
+                    .draw_series(std::iter::once(Polygon::new(outline, c.mix(0.18).filled())))
+                    .map_err(err)?
+            }
             Style::Line => chart.draw_series(LineSeries::new(pts, line)).map_err(err)?,
             Style::ThinLine => chart
                 .draw_series(LineSeries::new(pts, ShapeStyle { stroke_width: 1, ..line }))

@@ -51,8 +51,8 @@ fn check_cell(cell: &str, e: &Estimate) {
     let shown = cell.split(" (").next().unwrap_or_default();
     assert_eq!(shown, fmt_num(e.value), "{}: {cell:?} vs {}", e.name, e.value);
     let parsed: f64 = shown.parse().expect("number");
-    // fmt_num: 4 decimals in 1e-3..1e5, else 4 significant digits.
-    let tol = if shown.contains('e') { 5.0001e-4 * e.value.abs() } else { 5.0001e-5 };
+    // fmt_num: 4 significant digits, so within half a unit of the 4th.
+    let tol = 5.0001e-4 * e.value.abs();
     assert!((parsed - e.value).abs() <= tol, "{}: {parsed} vs {}", e.name, e.value);
     if let Some([lo, hi]) = e.ci95 {
         assert!(cell.contains(&format!("95% CI {}–{}", fmt_num(lo), fmt_num(hi))), "{}: {cell:?}", e.name);
@@ -97,6 +97,8 @@ fn synthetic_sweep_report_has_fit_json_numbers_and_figures_with_data() {
         "training_curves",
         "residuals",
         "holdout",
+        "forecast",
+        "isoloss",
         "conventions",
     ] {
         for ext in ["svg", "png"] {
@@ -109,13 +111,24 @@ fn synthetic_sweep_report_has_fit_json_numbers_and_figures_with_data() {
         let total: usize = counts.iter().sum();
         let colours = counts.iter().filter(|c| **c >= 40).count();
         assert!(total >= 400, "{name}.png: only {total} data-coloured pixels ({counts:?})");
-        let want = if matches!(name, "residuals" | "holdout") { 1 } else { 2 };
+        let want = if matches!(name, "residuals" | "holdout" | "forecast") { 1 } else { 2 };
         assert!(colours >= want, "{name}.png: {colours} series colours ({counts:?})");
         let svg = std::fs::read_to_string(out.join("plots").join(format!("{name}.svg"))).expect("svg");
         let units = ["(nats/token)", "(parameters", "(training tokens)", "(training FLOPs"];
         assert!(
             svg.starts_with("<svg") && units.iter().any(|u| svg.contains(u)),
             "{name}.svg: no axis units"
+        );
+    }
+    // Issue #18: bootstrap bands (filled polygons) on the fitted curves; ticks as powers of ten.
+    for name in ["loss_vs_n", "loss_vs_d", "loss_vs_compute", "allocation"] {
+        let svg = std::fs::read_to_string(out.join("plots").join(format!("{name}.svg"))).expect("svg");
+        assert!(svg.contains("<polygon"), "{name}.svg: no bootstrap band");
+        assert!(svg.contains("95% bootstrap band"), "{name}.svg: band not in the legend");
+        assert!(["10⁵", "10⁶", "10⁷", "10¹"].iter().any(|t| svg.contains(t)), "{name}.svg: ticks");
+        assert!(
+            !svg.contains("1e5") && !svg.contains("1e6") && !svg.contains("1e7"),
+            "{name}.svg: 1e5-style tick"
         );
     }
     // report.md numbers are fit.json's (read back from disk), for both conventions.
@@ -177,7 +190,7 @@ fn synthetic_sweep_report_has_fit_json_numbers_and_figures_with_data() {
     assert!(md.contains("candle 0.11.1"));
     // The HTML page is self-contained: inline SVG, no scripts, no external references.
     let html = std::fs::read_to_string(out.join("report.html")).expect("report.html");
-    assert_eq!(html.matches("<svg class=\"fig\"").count(), 9);
+    assert_eq!(html.matches("<svg class=\"fig\"").count(), 11);
     for bad in ["<script", "<link", "src=\"http", "href=\"http", "@import", "url("] {
         assert!(!html.contains(bad), "report.html contains {bad}");
     }

@@ -192,6 +192,9 @@ pub fn run_sweep(
     overall.set_prefix("sweep");
     let logs = store.root.join("logs");
     std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
+    // For `status`'s ETA: how many runs this sweep trains at once (issue #18).
+    let me = serde_json::json!({"pid": std::process::id(), "jobs": o.jobs.max(1), "threads": o.threads});
+    crate::results::write_atomic(&logs.join("sweep.json"), me.to_string().as_bytes())?;
     let exe = std::env::current_exe().context("finding the scalinglab executable")?;
     let mut active: Vec<Active> = Vec::new();
     let mut finished: BTreeSet<usize> = BTreeSet::new();
