@@ -20,7 +20,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::data::{seed_noise, Cell};
-use super::ident::{distinct_sorted, fmt_num, same};
+use super::ident::{fmt_num, groups};
 
 /// The additivity check of a set of cells (see the module docs).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -60,22 +60,34 @@ pub fn chi2_99(df: usize) -> f64 {
 
 /// The check, or `None` without a cross grid of at least 2 sizes × 2 budgets with ≥ 2 df.
 pub fn additivity(cells: &[Cell]) -> Option<Additivity> {
-    let ns: Vec<f64> = distinct_sorted(cells.iter().map(|c| c.n).collect())
-        .into_iter()
-        .filter(|&n| cells.iter().filter(|c| same(c.n, n)).count() >= 2)
-        .collect();
-    let at = |n: f64, d: f64| cells.iter().find(|c| same(c.n, n) && same(c.d, d));
-    let ds: Vec<f64> = distinct_sorted(cells.iter().map(|c| c.d).collect())
-        .into_iter()
-        .filter(|&d| ns.iter().all(|&n| at(n, d).is_some()))
-        .collect();
+    // Sizes with ≥ 2 cells, and the budgets every such size has (grouped up to `same`, in
+    // O(n log n): `ident::groups`).
+    let gn = groups(&cells.iter().map(|c| c.n).collect::<Vec<_>>());
+    let gd = groups(&cells.iter().map(|c| c.d).collect::<Vec<_>>());
+    let mut at_ij: std::collections::HashMap<(usize, usize), usize> = std::collections::HashMap::new();
+    let mut n_of = vec![0; cells.len()];
+    for (k, g) in gn.iter().enumerate() {
+        g.iter().for_each(|&i| n_of[i] = k);
+    }
+    for (k, g) in gd.iter().enumerate() {
+        for &i in g {
+            at_ij.entry((n_of[i], k)).or_insert(i);
+        }
+    }
+    let rows: Vec<usize> = (0..gn.len()).filter(|&k| gn[k].len() >= 2).collect();
+    let cols: Vec<usize> =
+        (0..gd.len()).filter(|&k| rows.iter().all(|&r| at_ij.contains_key(&(r, k)))).collect();
+    let smallest =
+        |g: &[usize], f: fn(&Cell) -> f64| g.iter().map(|&i| f(&cells[i])).fold(f64::INFINITY, f64::min);
+    let ns: Vec<f64> = rows.iter().map(|&k| smallest(&gn[k], |c| c.n)).collect();
+    let ds: Vec<f64> = cols.iter().map(|&k| smallest(&gd[k], |c| c.d)).collect();
     let (i_n, j_n) = (ns.len(), ds.len());
     let df = i_n.saturating_sub(1) * j_n.saturating_sub(1);
     if i_n < 2 || j_n < 2 || df < 2 {
         return None;
     }
     let grid: Vec<Vec<&Cell>> =
-        ns.iter().map(|&n| ds.iter().map(|&d| at(n, d).expect("complete grid")).collect()).collect();
+        rows.iter().map(|&r| cols.iter().map(|&k| &cells[at_ij[&(r, k)]]).collect()).collect();
     let m: Vec<Vec<f64>> = grid.iter().map(|row| row.iter().map(|c| c.mean()).collect()).collect();
     let mu = m.iter().flatten().sum::<f64>() / (i_n * j_n) as f64;
     let r: Vec<f64> = m.iter().map(|row| row.iter().sum::<f64>() / j_n as f64).collect();

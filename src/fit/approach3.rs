@@ -17,7 +17,7 @@ use anyhow::Result;
 use super::data::Obs;
 use super::law::ChinchillaLaw;
 use super::model::{LogData, PackedData, PowerSum};
-use super::multistart::{fit_power_sum, fit_with_fixed, grid, EBound, FitOptions, MultiStart};
+use super::multistart::{fit_power_sum, fit_with_fixed, grid, subsample, EBound, FitOptions, MultiStart};
 use crate::error::input_err;
 
 /// Which initial points to start L-BFGS from. Parameter order is `[a, b, α, β, e]`.
@@ -170,6 +170,25 @@ pub fn profile_theta(
     value: f64,
     opts: &FitOptions,
 ) -> Option<Vec<f64>> {
+    // Many rows (issue #18): the refit grid on an evenly strided subsample first, then
+    // L-BFGS on all rows from its answer and from the full fit's minima.
+    if opts.coarse_rows > 0 && data.len() > 2 * opts.coarse_rows {
+        let coarse = profile_on(&subsample(data, opts.coarse_rows), &refit_starts(fit), index, value, opts)?;
+        let mut starts = vec![coarse];
+        starts.extend(fit.minima.iter().cloned());
+        return profile_on(data, &starts, index, value, opts);
+    }
+    profile_on(data, &refit_starts(fit), index, value, opts)
+}
+
+/// [`profile_theta`] from the given starts.
+fn profile_on(
+    data: &LogData,
+    starts: &[Vec<f64>],
+    index: usize,
+    value: f64,
+    opts: &FitOptions,
+) -> Option<Vec<f64>> {
     let delta = opts.delta;
     let packed = PackedData::new(PowerSum::CHINCHILLA, data);
     let obj = |p: &[f64], g: &mut [f64]| packed.objective(p, g, delta);
@@ -179,10 +198,10 @@ pub fn profile_theta(
         // coordinates too (holding E itself needs no bound).
         Some(floor) if index != 4 => {
             let b = EBound::new(floor, 4);
-            let starts: Vec<Vec<f64>> = refit_starts(fit).iter().map(|s| b.to_inner(s)).collect();
+            let starts: Vec<Vec<f64>> = starts.iter().map(|s| b.to_inner(s)).collect();
             fit_with_fixed(b.wrap(&obj), &starts, (index, value), &o).map(|x| b.to_outer(&x))
         }
-        _ => fit_with_fixed(obj, &refit_starts(fit), (index, value), &o),
+        _ => fit_with_fixed(obj, starts, (index, value), &o),
     }
 }
 

@@ -73,6 +73,10 @@ pub struct FitArgs {
     /// Approach 3 starting grid: full (4,500 starts) or coarse (108).
     #[arg(long, value_name = "GRID", value_enum, default_value = "full")]
     pub starts: StartsArg,
+    /// Run every start on every row. By default, with more than 1,024 rows the start grids run
+    /// on 512 evenly strided rows and the best points are polished on all rows (linear time).
+    #[arg(long)]
+    pub all_rows: bool,
     /// Approach 2 without flops_budget: a gap over this many decades of C starts a new budget.
     #[arg(long, value_name = "DECADES", default_value_t = 0.05, allow_negative_numbers = true)]
     pub isoflop_gap: f64,
@@ -254,7 +258,11 @@ pub fn fit_report(args: &FitArgs) -> Result<(FitReport, PathBuf)> {
     let opts = PipelineOptions {
         a3: Approach3Options {
             grid: if args.starts == StartsArg::Full { StartGrid::Besiroglu } else { StartGrid::Coarse },
-            fit: FitOptions { e_floor: e_floor(args, &loaded)?, ..Default::default() },
+            fit: FitOptions {
+                e_floor: e_floor(args, &loaded)?,
+                coarse_rows: if args.all_rows { 0 } else { crate::fit::multistart::COARSE_ROWS },
+                ..Default::default()
+            },
         },
         bootstrap: BootstrapOptions {
             reps: args.bootstrap,
@@ -325,11 +333,61 @@ pub fn fit_report(args: &FitArgs) -> Result<(FitReport, PathBuf)> {
 
 /// `scalinglab fit`.
 pub fn run_fit(args: &FitArgs) -> Result<()> {
-    let (report, out) = fit_report(args)?;
+    let spinner = LateSpinner::start("fitting (Approach 3 start grid, Kaplan laws, Approaches 1 and 2)");
+    let fitted = fit_report(args);
+    drop(spinner);
+    let (report, out) = fitted?;
     for w in &report.warnings {
         eprintln!("warning: {w}");
     }
     print!("{}", render(&report));
     eprintln!("wrote {}", out.display());
     Ok(())
+}
+
+/// A spinner on stderr that appears only when the work takes longer than a second (and
+/// stderr is a terminal), with the elapsed time (issue #18: a 10⁵-row fit ran silently).
+struct LateSpinner {
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LateSpinner {
+    fn start(what: &'static str) -> LateSpinner {
+        use std::sync::atomic::Ordering;
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = done.clone();
+        let thread = crate::progress::bars_enabled(false).then(|| {
+            std::thread::spawn(move || {
+                let t0 = std::time::Instant::now();
+                while t0.elapsed().as_secs_f64() < 1.0 {
+                    if flag.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                let pb = indicatif::ProgressBar::new_spinner();
+                pb.set_style(
+                    indicatif::ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+                        .expect("valid template"),
+                );
+                pb.set_message(what);
+                while !flag.load(Ordering::SeqCst) {
+                    pb.tick();
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                pb.finish_and_clear();
+            })
+        });
+        LateSpinner { done, thread }
+    }
+}
+
+impl Drop for LateSpinner {
+    fn drop(&mut self) {
+        self.done.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }

@@ -13,7 +13,7 @@
 
 use super::data::Cell;
 use super::model::{huber, LogData, PowerSum};
-use super::multistart::{fit_power_sum, grid, multistart_with, FitOptions};
+use super::multistart::{coarse_then_polish, fit_power_sum, grid, multistart_with, FitOptions};
 
 /// Which Kaplan law.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,24 +69,21 @@ pub struct KaplanFit {
 
 /// Cells a form uses, and a description of the rule.
 pub fn select(form: KaplanForm, cells: &[Cell]) -> (Vec<usize>, String) {
-    let same = |a: f64, b: f64| (a / b - 1.0).abs() < 1e-6;
     match form {
         KaplanForm::N | KaplanForm::D => {
             let by_n = form == KaplanForm::N;
             let key = |c: &Cell| if by_n { (c.n, c.d) } else { (c.d, c.n) };
-            let mut idx: Vec<usize> = Vec::new();
-            for (i, c) in cells.iter().enumerate() {
-                let k = key(c).0;
-                let best = cells
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, x)| same(key(x).0, k))
-                    .max_by(|(ia, a), (ib, b)| key(a).1.total_cmp(&key(b).1).then(ib.cmp(ia)))
-                    .map(|(j, _)| j);
-                if best == Some(i) {
-                    idx.push(i);
-                }
-            }
+            // Per value of the key (grouped in O(n log n), `ident::groups`), the cell with the
+            // largest other coordinate, the first on ties; in cell order.
+            let ks: Vec<f64> = cells.iter().map(|c| key(c).0).collect();
+            let mut idx: Vec<usize> = super::ident::groups(&ks)
+                .into_iter()
+                .filter_map(|g| {
+                    g.into_iter()
+                        .max_by(|&ia, &ib| key(&cells[ia]).1.total_cmp(&key(&cells[ib]).1).then(ib.cmp(&ia)))
+                })
+                .collect();
+            idx.sort_unstable();
             let rule = if by_n { "largest D per N" } else { "largest N per D" };
             (idx, rule.into())
         }
@@ -136,11 +133,9 @@ pub fn fit_kaplan(form: KaplanForm, with_e: bool, cells: &[Cell], opts: &FitOpti
             axes.push(es);
         }
         let delta = opts.delta;
-        let ms = multistart_with(
-            |p: &[f64], g: &mut [f64]| joint_objective(p, g, &data, with_e, delta),
-            &grid(&axes),
-            opts,
-        )?;
+        let ms = coarse_then_polish(&data, &grid(&axes), opts.coarse_rows, |d, s| {
+            multistart_with(|p: &[f64], g: &mut [f64]| joint_objective(p, g, d, with_e, delta), s, opts)
+        })?;
         let t = &ms.best;
         let mut params = vec![
             ("alpha_N".to_string(), t[0], "dimensionless".to_string()),

@@ -126,6 +126,7 @@ fn fit_args(dir: &Path, params: ParamsConvention, out: Option<PathBuf>) -> FitAr
         kaplan_e: false,
         reference_flops: None,
         starts: StartsArg::Full,
+        all_rows: false,
         isoflop_gap: figs_fit::ISOFLOP_GAP,
         allow_degenerate: false,
         allow_mixed: false,
