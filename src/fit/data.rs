@@ -53,6 +53,9 @@ pub struct RunPoint {
     pub flops_budget: Option<f64>,
     /// LR schedule from the spec key `schedule` (cosine | wsd | constant).
     pub schedule: Option<String>,
+    /// Training run this point is a checkpoint of (CSV `run` column), when several rows are
+    /// checkpoints of one run; `None`: the point is its own run.
+    pub run: Option<String>,
 }
 
 /// A point that was not used, and why.
@@ -200,6 +203,7 @@ mod tests {
             group: None,
             flops_budget: None,
             schedule: None,
+            run: None,
         }
     }
 

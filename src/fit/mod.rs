@@ -18,6 +18,7 @@
 //! depends on candle.
 
 pub mod additivity;
+pub mod agreement;
 pub mod akima;
 pub mod allocation;
 pub mod approach3;

@@ -113,6 +113,7 @@ pub fn run_point(
         group,
         flops_budget,
         schedule: spec_string(r, "schedule"),
+        run: None,
     })
 }
 

@@ -164,6 +164,12 @@ fn group(out: &mut String, g: &GroupReport) {
         let _ = writeln!(out);
         allocation(out, "Approach 2 (IsoFLOP profiles)", a);
     }
+    if let Some(a) = &g.agreement {
+        let _ = writeln!(out, "\nApproach agreement on a (N_opt ∝ C^a):");
+        for l in super::agreement::lines(a) {
+            let _ = writeln!(out, "  {l}");
+        }
+    }
     if let Some(h) = &g.holdout {
         let _ =
             writeln!(out, "\nForecast of the {} largest-compute cells (fit on the rest): {}", h.k, h.note);
