@@ -272,3 +272,72 @@ pub fn lines(a: &Agreement) -> Vec<String> {
     out.extend(a.reasons.iter().map(|r| format!("known reason: {r}")));
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fit::schema::OptimumPoint;
+
+    fn alloc(method: &str, a: f64, ci: Option<[f64; 2]>, determined: bool) -> AllocationReport {
+        let mut e = Estimate::sample(determined, ci, &[]);
+        e.name = "a".into();
+        e.value = a;
+        let level = OptimumPoint { c: 1e18, n_opt: 1e8, d_opt: 1e9, loss: 3.0, points: 3, at_edge: true };
+        AllocationReport { method: method.into(), notes: vec![], levels: vec![level], a: e.clone(), b: e }
+    }
+
+    fn ctx(points: &[RunPoint]) -> Context<'_> {
+        Context { cells: &[], points, params: ParamsConvention::Total, isoflop_gap: 0.05 }
+    }
+
+    #[test]
+    fn verdict_follows_the_intervals() {
+        let none: &[RunPoint] = &[];
+        // Overlapping intervals: agree, with the largest gap named.
+        let (a1, a2) = (
+            alloc("approach1", 0.50, Some([0.45, 0.55]), true),
+            alloc("approach2", 0.53, Some([0.50, 0.56]), true),
+        );
+        let g = agreement(Some(&a1), Some(&a2), None, &ctx(none)).expect("two approaches");
+        assert_eq!(g.verdict, "agree", "{}", g.summary);
+        assert!(g.summary.contains("0.030") && g.summary.contains("inside"), "{}", g.summary);
+        // Disjoint: disagree, by how much, beyond the intervals; the edge minimum is a reason.
+        let a2 = alloc("approach2", 0.70, Some([0.66, 0.74]), true);
+        let g = agreement(Some(&a1), Some(&a2), None, &ctx(none)).expect("two approaches");
+        assert_eq!(g.verdict, "disagree");
+        assert!(g.summary.contains("by 0.200, beyond their 95% intervals"), "{}", g.summary);
+        assert!(g.reasons.iter().any(|r| r.starts_with("minima at the edge")), "{:?}", g.reasons);
+        // A missing interval: no verdict, and which one is missing.
+        let a2 = alloc("approach2", 0.70, None, true);
+        let g = agreement(Some(&a1), Some(&a2), None, &ctx(none)).expect("two approaches");
+        assert_eq!(g.verdict, "no verdict");
+        assert!(g.summary.contains("Approach 2 has no interval"), "{}", g.summary);
+        // An undetermined a is listed but never compared, and its reasons are not listed.
+        let a2 = alloc("approach2", 1.9, Some([0.1, 3.0]), false);
+        let g = agreement(Some(&a1), Some(&a2), None, &ctx(none)).expect("listed");
+        assert!(g.pairs.is_empty() && g.verdict == "no verdict", "{g:?}");
+        assert!(g.reasons.iter().all(|r| !r.contains("Approach 2 levels")), "{:?}", g.reasons);
+        // One approach alone: no section.
+        assert!(agreement(Some(&a1), None, None, &ctx(none)).is_none());
+    }
+
+    #[test]
+    fn checkpoints_of_one_run_are_a_known_reason() {
+        let p = |run: &str, d: f64| RunPoint {
+            id: "x".into(),
+            n: 1e8,
+            d,
+            c: 6e8 * d,
+            loss: 3.0,
+            seed: None,
+            group: None,
+            flops_budget: None,
+            schedule: None,
+            run: Some(run.into()),
+        };
+        let pts = vec![p("a", 1e9), p("a", 2e9), p("b", 1e9)];
+        let r = checkpoints(None, &pts).expect("two checkpoints of run a");
+        assert!(r.contains("2 of the points are checkpoints of 1 runs"), "{r}");
+        assert!(checkpoints(None, &pts[1..]).is_none());
+    }
+}

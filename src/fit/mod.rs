@@ -24,6 +24,7 @@ pub mod allocation;
 pub mod approach3;
 pub mod bootstrap;
 pub mod cli;
+pub mod constrained;
 pub mod csv;
 pub mod data;
 pub mod frontier;
