@@ -334,6 +334,7 @@ mod tests {
             flops_budget: None,
             schedule: None,
             run: Some(run.into()),
+            unique_tokens: None,
         };
         let pts = vec![p("a", 1e9), p("a", 2e9), p("b", 1e9)];
         let r = checkpoints(None, &pts).expect("two checkpoints of run a");

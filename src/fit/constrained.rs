@@ -108,6 +108,51 @@ pub fn fit_constrained(obs: &[RepeatObs], opts: &FitOptions) -> Result<Constrain
     })
 }
 
+/// The data-constrained fit as fit.json records it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ConstrainedReport {
+    /// The law, `L = E + A/N^alpha + B/D'^beta, D' = U + U·R*·(1 − exp(−(D/U − 1)/R*))`.
+    pub form: String,
+    /// E, A, B, α, β.
+    pub law: ChinchillaLaw,
+    /// R*, repetitions.
+    #[serde(with = "super::schema::lossless")]
+    pub r_star: f64,
+    /// Σ Huber objective at the optimum.
+    #[serde(with = "super::schema::lossless")]
+    pub objective: f64,
+    /// Runs fitted.
+    pub points: usize,
+    /// Runs with D > U (more than one epoch).
+    pub repeated: usize,
+}
+
+/// Fits the law when every point has its unique-token count and some repeat data; `None`
+/// otherwise (no `U` column, or every run saw fresh data, where D' = D and Approach 3 is the fit).
+pub fn constrained_report(
+    points: &[super::data::RunPoint],
+    opts: &FitOptions,
+) -> Result<Option<ConstrainedReport>> {
+    let obs: Option<Vec<RepeatObs>> = points
+        .iter()
+        .map(|p| p.unique_tokens.map(|u| RepeatObs { n: p.n, d: p.d, u, loss: p.loss }))
+        .collect();
+    let Some(obs) = obs else { return Ok(None) };
+    let repeated = obs.iter().filter(|o| o.d > o.u * (1.0 + 1e-9)).count();
+    if repeated == 0 {
+        return Ok(None);
+    }
+    let fit = fit_constrained(&obs, opts)?;
+    Ok(Some(ConstrainedReport {
+        form: "L = E + A/N^alpha + B/D'^beta, D' = U + U*R*(1 - exp(-(D/U - 1)/R*))".into(),
+        law: fit.law,
+        r_star: fit.r_star,
+        objective: fit.objective,
+        points: obs.len(),
+        repeated,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,5 +223,36 @@ mod tests {
         for (name, (g, w)) in ["E", "alpha", "beta", "R*"].iter().zip(got.iter().zip(want)) {
             assert!(rel(*g, w) < 0.05, "{name}: {g} vs {w}");
         }
+    }
+}
+
+#[cfg(test)]
+mod cli_tests {
+    use super::*;
+    use crate::fit::synth::normal;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    // `fit --csv` with a `U` column fits the law beside the others (issue #21).
+    #[test]
+    fn csv_with_unique_tokens_gets_the_data_constrained_fit() {
+        let truth = ChinchillaLaw { e: 1.69, a: 406.4, b: 410.7, alpha: 0.34, beta: 0.28 };
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let mut text = String::from("N,D,U,loss\n");
+        for n in [1e7, 4e7, 1.6e8, 6.4e8, 2.5e9, 1e10] {
+            for u in [1e8, 1e9, 1e10] {
+                for ep in [1.0, 4.0, 16.0, 64.0] {
+                    let l = truth.loss(n, effective_data(u, u * ep, 15.4)) * (1.0 + 0.005 * normal(&mut rng));
+                    text.push_str(&format!("{n},{},{u},{l}\n", u * ep));
+                }
+            }
+        }
+        let pts = crate::fit::csv::parse_csv(&text, "dc.csv").expect("csv");
+        let r = constrained_report(&pts, &FitOptions::default()).expect("fit").expect("runs repeat data");
+        assert_eq!((r.points, r.repeated), (72, 54));
+        assert!((r.r_star / 15.4 - 1.0).abs() < 0.2, "{r:?}");
+        // Fresh data only: no data-constrained block.
+        let fresh = crate::fit::csv::parse_csv("N,D,U,loss\n1e7,1e9,1e9,3\n", "f.csv").expect("csv");
+        assert!(constrained_report(&fresh, &FitOptions::default()).expect("ok").is_none());
     }
 }

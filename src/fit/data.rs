@@ -56,6 +56,9 @@ pub struct RunPoint {
     /// Training run this point is a checkpoint of (CSV `run` column), when several rows are
     /// checkpoints of one run; `None`: the point is its own run.
     pub run: Option<String>,
+    /// Unique tokens of the training set (CSV `U` column), when the run repeats data
+    /// (D > U: D/U epochs); for the data-constrained law ([`super::constrained`]).
+    pub unique_tokens: Option<f64>,
 }
 
 /// A point that was not used, and why.
@@ -204,6 +207,7 @@ mod tests {
             flops_budget: None,
             schedule: None,
             run: None,
+            unique_tokens: None,
         }
     }
 

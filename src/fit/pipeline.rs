@@ -376,6 +376,7 @@ pub fn fit_group(
         approach2: a2,
         holdout: hold,
         agreement: agree,
+        data_constrained: super::constrained::constrained_report(points, &opts.a3.fit)?,
         skipped,
     })
 }

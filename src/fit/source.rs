@@ -114,6 +114,7 @@ pub fn run_point(
         flops_budget,
         schedule: spec_string(r, "schedule"),
         run: None,
+        unique_tokens: None,
     })
 }
 

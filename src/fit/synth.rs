@@ -92,6 +92,7 @@ pub fn point(id: String, n: f64, d: f64, loss: f64, seed: Option<String>) -> Run
         flops_budget: None,
         schedule: None,
         run: None,
+        unique_tokens: None,
     }
 }
 

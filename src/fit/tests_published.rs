@@ -48,7 +48,19 @@ fn sig(x: f64) -> String {
 }
 
 fn point(id: String, n: f64, d: f64, c: f64, loss: f64) -> RunPoint {
-    RunPoint { id, n, d, c, loss, seed: None, group: None, flops_budget: Some(c), schedule: None, run: None }
+    RunPoint {
+        id,
+        n,
+        d,
+        c,
+        loss,
+        seed: None,
+        group: None,
+        flops_budget: Some(c),
+        schedule: None,
+        run: None,
+        unique_tokens: None,
+    }
 }
 
 fn law_lines(tag: &str, law: &ChinchillaLaw, paper: [(f64, f64); 5]) -> Vec<bool> {
