@@ -274,6 +274,7 @@ pub fn fit_report(args: &FitArgs) -> Result<(FitReport, PathBuf)> {
         isoflop_gap: args.isoflop_gap,
         holdout_top: args.holdout_top,
         reference_flops: args.reference_flops,
+        params: args.params,
     };
     let mut warnings = Vec::new();
     if source.kind == "csv" && args.params == ParamsConvention::Nonembedding {

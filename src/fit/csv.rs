@@ -14,6 +14,8 @@
 //! | fit each value separately (like `--group-by`) | `group` |
 //! | IsoFLOP budget, FLOPs | `flops_budget` |
 //! | `ok` rows only, others skipped (scalinglab's `runs.csv`) | `status` |
+//! | rows that are checkpoints of one training run (Approach 1's curves) | `run`, `run_name` |
+//! | unique training tokens U (D/U epochs; the data-constrained law) | `U`, `unique_tokens` |
 //!
 //! So scalinglab's own `results/NAME/runs.csv` is read as it is. Two columns of one meaning are
 //! an error (which one would be meant?); other columns are ignored and listed on stderr. Every
@@ -30,7 +32,7 @@ const FIX_HEADER: &str = "fix: the first line must be a header such as `N,D,loss
 optionally with `group` and `seed` columns";
 
 /// Each meaning and the header names it goes by (lower case).
-const ALIASES: [(&str, &[&str]); 8] = [
+const ALIASES: [(&str, &[&str]); 10] = [
     ("n", &["n", "params", "parameters", "params_total", "n_params"]),
     ("d", &["d", "tokens", "n_tokens"]),
     ("c", &["c", "flops", "flops_6nd", "compute"]),
@@ -39,6 +41,8 @@ const ALIASES: [(&str, &[&str]); 8] = [
     ("group", &["group"]),
     ("flops_budget", &["flops_budget"]),
     ("status", &["status"]),
+    ("run", &["run", "run_name"]),
+    ("unique", &["u", "unique_tokens"]),
 ];
 
 /// Reads `path` into points; every problem is an input error naming file, line and column.
@@ -182,6 +186,10 @@ pub fn parse_csv_noted(text: &str, name: &str) -> Result<(Vec<RunPoint>, Vec<Str
             Some(&b) if !field(b).is_empty() => Some(num(b)?),
             _ => None,
         };
+        let unique_tokens = match at.get("unique") {
+            Some(&b) if !field(b).is_empty() => Some(num(b)?),
+            _ => None,
+        };
         out.push(RunPoint {
             id: format!("{name}:{lineno}"),
             n,
@@ -192,6 +200,8 @@ pub fn parse_csv_noted(text: &str, name: &str) -> Result<(Vec<RunPoint>, Vec<Str
             group: text_of("group"),
             flops_budget,
             schedule: None,
+            run: text_of("run"),
+            unique_tokens,
         });
     }
     if skipped > 0 {

@@ -53,6 +53,12 @@ pub struct RunPoint {
     pub flops_budget: Option<f64>,
     /// LR schedule from the spec key `schedule` (cosine | wsd | constant).
     pub schedule: Option<String>,
+    /// Training run this point is a checkpoint of (CSV `run` column), when several rows are
+    /// checkpoints of one run; `None`: the point is its own run.
+    pub run: Option<String>,
+    /// Unique tokens of the training set (CSV `U` column), when the run repeats data
+    /// (D > U: D/U epochs); for the data-constrained law ([`super::constrained`]).
+    pub unique_tokens: Option<f64>,
 }
 
 /// A point that was not used, and why.
@@ -200,6 +206,8 @@ mod tests {
             group: None,
             flops_budget: None,
             schedule: None,
+            run: None,
+            unique_tokens: None,
         }
     }
 

@@ -18,13 +18,18 @@
 //! depends on candle.
 
 pub mod additivity;
+pub mod agreement;
+pub mod akima;
 pub mod allocation;
 pub mod approach3;
 pub mod bootstrap;
 pub mod cli;
+pub mod constrained;
 pub mod csv;
 pub mod data;
+pub mod frontier;
 pub mod holdout;
+pub mod huber_mle;
 pub mod ident;
 pub mod kaplan;
 pub mod law;
@@ -32,8 +37,10 @@ pub mod lbfgs;
 mod linesearch;
 pub mod model;
 pub mod multistart;
+pub mod overtrain;
 pub mod pipeline;
 pub mod predict;
+pub mod published;
 pub mod schema;
 pub mod simulate;
 pub mod source;
@@ -48,6 +55,8 @@ mod acceptance;
 mod acceptance_sim;
 #[cfg(test)]
 mod tests_cli;
+#[cfg(test)]
+mod tests_published;
 
 pub use approach3::{fit_approach3, Approach3Fit, Approach3Options, StartGrid};
 pub use cli::{fit_report, run_fit, FitArgs};

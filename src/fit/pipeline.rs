@@ -4,6 +4,7 @@
 
 use anyhow::Result;
 
+use super::agreement::{agreement, Context};
 use super::allocation::{approach1, approach2, curve_samples, CurveSample};
 use super::approach3::{fit_approach3, Approach3Fit, Approach3Options};
 use super::bootstrap::{bootstrap_approach3, bootstrap_with, interval95, BootstrapOptions};
@@ -16,7 +17,7 @@ use super::model::LogData;
 use super::schema::{
     Approach3Report, BootstrapInfo, CurvePoints, Estimate, FitQuality, GroupReport, PowerLawReport, Residual,
 };
-use super::source::RunCurve;
+use super::source::{ParamsConvention, RunCurve};
 use super::stats::r2;
 
 /// Settings for [`fit_group`].
@@ -36,6 +37,8 @@ pub struct PipelineOptions {
     pub holdout_top: usize,
     /// Compute for tokens-per-parameter, FLOPs (default: the largest C in the group).
     pub reference_flops: Option<f64>,
+    /// N convention of the points (named in the approach-agreement reasons).
+    pub params: ParamsConvention,
 }
 
 impl Default for PipelineOptions {
@@ -48,6 +51,7 @@ impl Default for PipelineOptions {
             isoflop_gap: 0.05,
             holdout_top: 0,
             reference_flops: None,
+            params: ParamsConvention::Total,
         }
     }
 }
@@ -321,12 +325,23 @@ pub fn fit_group(
     let (kaplan, ks) = kaplan_reports(&cells, &des, opts);
     skipped.extend(ks);
     let (samples, notes) = if curves.is_empty() {
+        // Rows naming their run (CSV `run`) are checkpoints of that run's curve.
+        let mut runs: std::collections::BTreeMap<&str, usize> = Default::default();
         let s: Vec<CurveSample> = points
             .iter()
             .enumerate()
-            .map(|(i, p)| CurveSample { run: i, c: p.c, n: p.n, d: p.d, loss: p.loss })
+            .map(|(i, p)| {
+                let next = points.len() + runs.len();
+                let run = p.run.as_deref().map_or(i, |r| *runs.entry(r).or_insert(next));
+                CurveSample { run, c: p.c, n: p.n, d: p.d, loss: p.loss }
+            })
             .collect();
-        (s, vec!["no training curves: each run's final point only".to_string()])
+        let note = if runs.is_empty() {
+            "no training curves: each run's final point only".to_string()
+        } else {
+            format!("no training curves: the CSV's rows as checkpoints of {} runs (column `run`)", runs.len())
+        };
+        (s, vec![note])
     } else {
         curve_samples(curves, opts.curve_points)
     };
@@ -340,6 +355,8 @@ pub fn fit_group(
     if a2.is_none() {
         skipped.push("Approach 2: no compute budget has 3 sizes".into());
     }
+    let ctx = Context { cells: &cells, points, params: opts.params, isoflop_gap: opts.isoflop_gap };
+    let agree = agreement(a1.as_ref(), a2.as_ref(), Some(&a3), &ctx);
     let hold = if opts.holdout_top > 0 {
         Some(holdout(&cells, opts.holdout_top, opts, noise.as_ref())?)
     } else {
@@ -358,6 +375,8 @@ pub fn fit_group(
         approach1: a1,
         approach2: a2,
         holdout: hold,
+        agreement: agree,
+        data_constrained: super::constrained::constrained_report(points, &opts.a3.fit)?,
         skipped,
     })
 }

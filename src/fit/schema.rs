@@ -400,6 +400,13 @@ pub struct GroupReport {
     pub approach2: Option<AllocationReport>,
     /// Forecast check.
     pub holdout: Option<HoldoutReport>,
+    /// Approaches 1, 2 and 3's a side by side with a verdict and the known reasons (absent in
+    /// fit.json files written before issue #21, which still read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agreement: Option<super::agreement::Agreement>,
+    /// The data-constrained law (Muennighoff et al. 2023), when runs repeat data (CSV `U`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_constrained: Option<super::constrained::ConstrainedReport>,
     /// Fits not run, and why.
     pub skipped: Vec<String>,
 }

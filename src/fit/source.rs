@@ -113,6 +113,8 @@ pub fn run_point(
         group,
         flops_budget,
         schedule: spec_string(r, "schedule"),
+        run: None,
+        unique_tokens: None,
     })
 }
 

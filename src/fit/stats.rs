@@ -48,6 +48,45 @@ pub fn ols(x: &[f64], y: &[f64]) -> Option<LineFit> {
     Some(LineFit { slope, intercept, slope_se, r2, n })
 }
 
+/// Weighted least-squares slope of y on x with weights w (minimises Σ w·(y − c − s·x)²);
+/// `None` when Σw·(x − x̄)² is zero. Porian et al. fit ln N* on ln C with w = 1/sd² of each
+/// optimum (numpy `polyfit(..., w=1/sd)`, whose weights multiply the residuals).
+pub fn wls_slope(x: &[f64], y: &[f64], w: &[f64]) -> Option<f64> {
+    let sw: f64 = w.iter().sum();
+    let mx = x.iter().zip(w).map(|(a, b)| a * b).sum::<f64>() / sw;
+    let my = y.iter().zip(w).map(|(a, b)| a * b).sum::<f64>() / sw;
+    let sxx: f64 = x.iter().zip(w).map(|(a, b)| b * (a - mx).powi(2)).sum();
+    let sxy: f64 = x.iter().zip(y).zip(w).map(|((a, c), b)| b * (a - mx) * (c - my)).sum();
+    (sxx > 0.0).then(|| sxy / sxx)
+}
+
+/// Solves the K×K system A·x = b by Gaussian elimination with partial pivoting; `None` when a
+/// pivot is zero (singular A). For the small normal equations of Gauss–Newton steps.
+pub fn solve_dense<const K: usize>(mut a: [[f64; K]; K], mut b: [f64; K]) -> Option<[f64; K]> {
+    for col in 0..K {
+        let piv = (col..K).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
+        if a[piv][col].abs() < 1e-300 {
+            return None;
+        }
+        a.swap(col, piv);
+        b.swap(col, piv);
+        for r in col + 1..K {
+            let f = a[r][col] / a[col][col];
+            let pivot_row = a[col];
+            for (x, p) in a[r].iter_mut().zip(pivot_row).skip(col) {
+                *x -= f * p;
+            }
+            b[r] -= f * b[col];
+        }
+    }
+    let mut x = [0.0; K];
+    for r in (0..K).rev() {
+        let s: f64 = (r + 1..K).map(|c| a[r][c] * x[c]).sum();
+        x[r] = (b[r] - s) / a[r][r];
+    }
+    Some(x)
+}
+
 /// Two-sided 95% quantile of Student's t with `df` degrees of freedom (table to 30, then the
 /// Cornish–Fisher expansion, accurate to 1e-4).
 pub fn t975(df: usize) -> f64 {

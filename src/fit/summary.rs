@@ -164,6 +164,21 @@ fn group(out: &mut String, g: &GroupReport) {
         let _ = writeln!(out);
         allocation(out, "Approach 2 (IsoFLOP profiles)", a);
     }
+    if let Some(a) = &g.agreement {
+        let _ = writeln!(out, "\nApproach agreement on a (N_opt ∝ C^a):");
+        for l in super::agreement::lines(a) {
+            let _ = writeln!(out, "  {l}");
+        }
+    }
+    if let Some(c) = &g.data_constrained {
+        let _ = writeln!(out, "\nData-constrained law (Muennighoff et al. 2023): {}", c.form);
+        let l = &c.law;
+        let _ = writeln!(
+            out,
+            "  E = {:.4}, A = {:.4}, B = {:.4}, alpha = {:.4}, beta = {:.4}, R* = {:.3} ({} runs, {} repeat data; no intervals yet)",
+            l.e, l.a, l.b, l.alpha, l.beta, c.r_star, c.points, c.repeated
+        );
+    }
     if let Some(h) = &g.holdout {
         let _ =
             writeln!(out, "\nForecast of the {} largest-compute cells (fit on the rest): {}", h.k, h.note);

@@ -81,7 +81,19 @@ pub fn isoflop_points(
 
 /// A run point with C = 6ND and no group or schedule.
 pub fn point(id: String, n: f64, d: f64, loss: f64, seed: Option<String>) -> RunPoint {
-    RunPoint { id, n, d, c: 6.0 * n * d, loss, seed, group: None, flops_budget: None, schedule: None }
+    RunPoint {
+        id,
+        n,
+        d,
+        c: 6.0 * n * d,
+        loss,
+        seed,
+        group: None,
+        flops_budget: None,
+        schedule: None,
+        run: None,
+        unique_tokens: None,
+    }
 }
 
 #[cfg(test)]

@@ -112,6 +112,13 @@ pub fn blocks(
             }
         }
     }
+    out.push(Block::Heading(2, "Approach agreement on a".into()));
+    for (label, cols) in &columns {
+        if let Some(l) = label {
+            out.push(Block::Heading(3, l.clone()));
+        }
+        out.extend(agreement_blocks(cols[0].1));
+    }
     out.push(Block::Heading(2, "Kaplan et al. (2020) forms".into()));
     for (label, cols) in &columns {
         if let Some(l) = label {
@@ -142,6 +149,41 @@ pub fn blocks(
         if !skipped.is_empty() {
             out.push(Block::List(skipped.into_iter().map(|s| format!("fit skipped {s}")).collect()));
         }
+    }
+    out
+}
+
+/// Approaches 1, 2 and 3's a side by side, the verdict and the known reasons that apply
+/// ([`crate::fit::agreement`]).
+fn agreement_blocks(g: Option<&crate::fit::schema::GroupReport>) -> Vec<Block> {
+    use crate::fit::ident::fmt_num;
+    let Some(a) = g.and_then(|g| g.agreement.as_ref()) else {
+        return vec![Block::Para(
+            "Not in fit.json (fewer than two approaches gave a, or the file predates this section: rerun `scalinglab fit`)."
+                .into(),
+        )];
+    };
+    let rows = a
+        .estimates
+        .iter()
+        .map(|e| {
+            vec![
+                e.approach.replace("approach", "Approach "),
+                fmt_num(e.a),
+                e.ci95
+                    .map(|[l, h]| format!("{} – {}", fmt_num(l), fmt_num(h)))
+                    .unwrap_or_else(|| "none".into()),
+                if e.determined { "yes" } else { "no" }.into(),
+            ]
+        })
+        .collect();
+    let mut out = vec![
+        Block::Table(vec!["approach".into(), "a".into(), "95% interval".into(), "determined".into()], rows),
+        Block::Para(format!("Verdict: {}.", a.summary)),
+    ];
+    if !a.reasons.is_empty() {
+        out.push(Block::Para("Known reasons that apply to these data:".into()));
+        out.push(Block::List(a.reasons.clone()));
     }
     out
 }
