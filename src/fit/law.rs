@@ -34,14 +34,15 @@ use serde::{Deserialize, Serialize};
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ChinchillaLaw {
-    /// E: irreducible loss, nats/token.
-    #[serde(with = "crate::fit::schema::lossless")]
+    /// E: irreducible loss, nats/token. JSON key `E` (fit.json schema 2; `e` in schema 1).
+    #[serde(with = "crate::fit::schema::lossless", rename = "E", alias = "e")]
     pub e: f64,
-    /// A: coefficient of the parameter term, nats/token · parameters^α.
-    #[serde(with = "crate::fit::schema::lossless")]
+    /// A: coefficient of the parameter term, nats/token · parameters^α. JSON key `A`, so
+    /// it is never confused with the allocation exponent a (schema 1 wrote `a`).
+    #[serde(with = "crate::fit::schema::lossless", rename = "A", alias = "a")]
     pub a: f64,
-    /// B: coefficient of the data term, nats/token · tokens^β.
-    #[serde(with = "crate::fit::schema::lossless")]
+    /// B: coefficient of the data term, nats/token · tokens^β. JSON key `B` (`b` in schema 1).
+    #[serde(with = "crate::fit::schema::lossless", rename = "B", alias = "b")]
     pub b: f64,
     /// α: exponent of N (dimensionless).
     #[serde(with = "crate::fit::schema::lossless")]

@@ -203,12 +203,13 @@ pub fn read_report(path: &Path) -> Result<FitReport> {
         ))
     })?;
     let v = super::schema::FIT_SCHEMA_VERSION;
-    if report.schema_version != v {
+    if !(super::schema::OLDEST_READABLE_SCHEMA..=v).contains(&report.schema_version) {
         return Err(input_err(format!(
-            "{}: schema_version {} but this scalinglab reads version {v}; fix: regenerate it with this \
+            "{}: schema_version {} but this scalinglab reads versions {} to {v}; fix: regenerate it with this \
              version's `scalinglab fit`",
             path.display(),
-            report.schema_version
+            report.schema_version,
+            super::schema::OLDEST_READABLE_SCHEMA
         )));
     }
     Ok(report)

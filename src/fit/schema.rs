@@ -99,8 +99,15 @@ pub mod lossless {
     }
 }
 
-/// Version of [`FitReport`]; bump on incompatible changes.
-pub const FIT_SCHEMA_VERSION: u32 = 1;
+/// Version of [`FitReport`]; bump on incompatible changes. 2 (issue #18): the law's
+/// coefficients are `E`, `A`, `B` (schema 1: `e`, `a`, `b`, where `a` clashed with the
+/// allocation exponent `a` of the derived estimates), and a residual's value is named
+/// `ln_predicted_minus_ln_observed` (schema 1: `log_residual`, same sign). Schema-1 files
+/// still read ([`OLDEST_READABLE_SCHEMA`]).
+pub const FIT_SCHEMA_VERSION: u32 = 2;
+
+/// The oldest fit.json schema `predict` and `report` read.
+pub const OLDEST_READABLE_SCHEMA: u32 = 1;
 
 /// Which training-curve points Approach 1 uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -217,8 +224,9 @@ pub struct Residual {
     /// Fitted loss, nats/token.
     #[serde(with = "lossless")]
     pub predicted: f64,
-    /// log(predicted) − log(observed).
-    #[serde(with = "lossless")]
+    /// ln(predicted) − ln(observed): positive where the law overshoots. JSON key
+    /// `ln_predicted_minus_ln_observed` (schema 1: `log_residual`, the same quantity).
+    #[serde(with = "lossless", rename = "ln_predicted_minus_ln_observed", alias = "log_residual")]
     pub log_residual: f64,
 }
 

@@ -7,7 +7,7 @@ use super::schema::FitReport;
 use super::summary::render;
 use crate::error::is_input_error;
 use crate::fit::law::ChinchillaLaw;
-use crate::fit::predict::{run_predict, PredictArgs};
+use crate::fit::predict::{read_report, run_predict, PredictArgs};
 use crate::fit::source::tests::run;
 use crate::results::write_json_atomic;
 use crate::results::{CurvePoint, ResultsDir, RunStatus};
@@ -237,6 +237,55 @@ fn a_poorer_fit_does_not_replace_a_richer_one() {
     fit_report(&args(&[&path, "--starts", "coarse", "--out", other.to_str().expect("utf8")])).expect("--out");
     let (r, _) = fit_report(&args(&[&path, "--starts", "coarse", "--overwrite"])).expect("--overwrite");
     assert_eq!(r.conventions.bootstrap_reps, 0);
+}
+
+/// Renames the keys of every object in `v` with `f` (recursively).
+fn rename_keys(v: &mut serde_json::Value, f: &dyn Fn(&str) -> Option<&'static str>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            let keys: Vec<String> = m.keys().cloned().collect();
+            for k in keys {
+                let mut val = m.remove(&k).expect("key");
+                rename_keys(&mut val, f);
+                m.insert(f(&k).map(str::to_string).unwrap_or(k), val);
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(|x| rename_keys(x, f)),
+        _ => {}
+    }
+}
+
+/// Issue #18: schema 2 names the law's coefficients E, A, B (not e, a, b, which clashed with
+/// the allocation exponent a) and the residual ln_predicted_minus_ln_observed; a schema-1
+/// file (the old names) still reads, to the same report.
+#[test]
+fn schema_1_files_still_read() {
+    let dir = results_dir(&[0.001]);
+    let path = dir.path().to_str().expect("utf8").to_string();
+    let (_, out) = fit_report(&args(&[&path, "--starts", "coarse"])).expect("fit");
+    let text = std::fs::read_to_string(&out).expect("read");
+    assert!(
+        text.contains("\"A\"")
+            && text.contains("ln_predicted_minus_ln_observed")
+            && !text.contains("\"log_residual\"")
+    );
+    let new = read_report(&out).expect("schema 2");
+    assert_eq!(new.schema_version, 2);
+    let mut v: serde_json::Value = serde_json::from_str(&text).expect("json");
+    rename_keys(&mut v, &|k| match k {
+        "E" => Some("e"),
+        "A" => Some("a"),
+        "B" => Some("b"),
+        "ln_predicted_minus_ln_observed" => Some("log_residual"),
+        _ => None,
+    });
+    v["schema_version"] = serde_json::json!(1);
+    let old = dir.path().join("old.json");
+    std::fs::write(&old, serde_json::to_string(&v).expect("json")).expect("write");
+    let mut read = read_report(&old).expect("schema 1 reads");
+    assert_eq!(read.schema_version, 1);
+    read.schema_version = 2;
+    assert_eq!(read, new);
 }
 
 /// Issue #19: a fit.json of another schema version is refused with the fix, not used silently.
