@@ -290,6 +290,7 @@ pub fn kaplan_reports(
                 form: form.formula(with_e),
                 selection: fit.selection.clone(),
                 params,
+                bootstrap_params: boot,
                 quality: quality(&obs_l, &pred_l),
                 residuals: res,
             });

@@ -295,6 +295,10 @@ pub struct PowerLawReport {
     pub selection: String,
     /// Exponents, scales (N_c parameters, D_c tokens, C_c FLOPs) and E.
     pub params: Vec<Estimate>,
+    /// The bootstrap refits' parameter values, each in `params` order (for the report's bands;
+    /// absent without `--bootstrap`, and in files written before it was recorded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bootstrap_params: Vec<Vec<f64>>,
     /// Fit quality on log loss.
     pub quality: FitQuality,
     /// Per-point residuals.

@@ -142,6 +142,87 @@ pub const LOSS_LABEL: &str = "validation loss (nats/token)";
 /// Axis label of D.
 pub const D_LABEL: &str = "D (training tokens)";
 
+/// Two-sided 95% Student t quantile t₀.₉₇₅(df): the table for df ≤ 30, then the
+/// Cornish–Fisher term z + (z³ + z)/(4·df) (within 0.002 of the exact value past 30).
+pub fn t975(df: usize) -> f64 {
+    const T: [f64; 30] = [
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
+        2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
+        2.045, 2.042,
+    ];
+    match df {
+        0 => f64::INFINITY,
+        1..=30 => T[df - 1],
+        _ => 1.959964 + (1.959964f64.powi(3) + 1.959964) / (4.0 * df as f64),
+    }
+}
+
+/// The 95% confidence band of a least-squares polynomial y = Σ_k β_k·x^k (k ≤ `degree`,
+/// 1 = a line, 2 = a parabola) through (`xs`, `ys`), at each of `at`: ŷ ± t₀.₉₇₅(n − p)·s·
+/// √(x₀ᵀ(XᵀX)⁻¹x₀), s² = RSS/(n − p), p = degree + 1 (the textbook regression band; the
+/// IsoFLOP parabolas and Approach 1/2 lines are least-squares fits with no bootstrap of their
+/// own). None without residual degrees of freedom or with a singular design.
+pub fn ls_band(xs: &[f64], ys: &[f64], degree: usize, at: &[f64]) -> Option<Vec<(f64, f64, f64)>> {
+    let p = degree + 1;
+    let n = xs.len();
+    if n <= p || ys.len() != n {
+        return None;
+    }
+    let row = |x: f64| (0..p).map(|k| x.powi(k as i32)).collect::<Vec<f64>>();
+    // XᵀX and Xᵀy, then (XᵀX)⁻¹ by Gauss–Jordan (p ≤ 3).
+    let mut a = vec![vec![0.0; 2 * p]; p];
+    let mut xty = vec![0.0; p];
+    for (&x, &y) in xs.iter().zip(ys) {
+        let r = row(x);
+        for i in 0..p {
+            xty[i] += r[i] * y;
+            for j in 0..p {
+                a[i][j] += r[i] * r[j];
+            }
+        }
+    }
+    for (i, r) in a.iter_mut().enumerate() {
+        r[p + i] = 1.0;
+    }
+    for c in 0..p {
+        let piv = (c..p).max_by(|&i, &j| a[i][c].abs().total_cmp(&a[j][c].abs()))?;
+        a.swap(c, piv);
+        let d = a[c][c];
+        if d.abs() < 1e-300 {
+            return None;
+        }
+        a[c].iter_mut().for_each(|v| *v /= d);
+        for i in (0..p).filter(|&i| i != c) {
+            let f = a[i][c];
+            let rc = a[c].clone();
+            a[i].iter_mut().zip(&rc).for_each(|(v, w)| *v -= f * w);
+        }
+    }
+    let inv: Vec<Vec<f64>> = a.iter().map(|r| r[p..].to_vec()).collect();
+    let beta: Vec<f64> = (0..p).map(|i| (0..p).map(|j| inv[i][j] * xty[j]).sum()).collect();
+    let fit = |x: f64| row(x).iter().zip(&beta).map(|(r, b)| r * b).sum::<f64>();
+    let rss: f64 = xs.iter().zip(ys).map(|(&x, &y)| (y - fit(x)).powi(2)).sum();
+    let s = (rss / (n - p) as f64).sqrt();
+    let t = t975(n - p);
+    Some(
+        at.iter()
+            .map(|&x| {
+                let r = row(x);
+                let q: f64 = (0..p).map(|i| (0..p).map(|j| r[i] * inv[i][j] * r[j]).sum::<f64>()).sum();
+                let h = t * s * q.max(0.0).sqrt();
+                (x, fit(x) - h, fit(x) + h)
+            })
+            .collect(),
+    )
+}
+
+/// A band outline (upper edge left to right, lower edge back) from (x, lo, hi) triples.
+pub fn outline(v: &[(f64, f64, f64)]) -> Vec<(f64, f64)> {
+    let mut out: Vec<(f64, f64)> = v.iter().map(|&(x, _, hi)| (x, hi)).collect();
+    out.extend(v.iter().rev().map(|&(x, lo, _)| (x, lo)));
+    out
+}
+
 /// Fewest valid bootstrap laws for a band (fewer give quantiles that mean little).
 pub const MIN_BAND_LAWS: usize = 20;
 
@@ -157,13 +238,18 @@ pub fn bootstrap_band(
     f: impl Fn(&crate::fit::law::ChinchillaLaw, f64) -> f64,
 ) -> Option<Vec<(f64, f64)>> {
     let valid: Vec<_> = laws.iter().filter(|l| l.is_valid()).collect();
-    if valid.len() < MIN_BAND_LAWS {
+    sample_band(xs, valid.len(), |i, x| f(valid[i], x))
+}
+
+/// [`bootstrap_band`] over `k` samples of any curve: `f(i, x)` is sample i's value at x.
+pub fn sample_band(xs: &[f64], k: usize, f: impl Fn(usize, f64) -> f64) -> Option<Vec<(f64, f64)>> {
+    if k < MIN_BAND_LAWS {
         return None;
     }
     let mut upper = Vec::with_capacity(xs.len());
     let mut lower = Vec::with_capacity(xs.len());
     for &x in xs {
-        let v: Vec<f64> = valid.iter().map(|l| f(l, x)).filter(|v| v.is_finite()).collect();
+        let v: Vec<f64> = (0..k).map(|i| f(i, x)).filter(|v| v.is_finite()).collect();
         if v.len() < MIN_BAND_LAWS {
             continue;
         }
@@ -182,6 +268,22 @@ pub fn bootstrap_band(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ls_band_is_exact_for_a_line_and_widens_away_from_the_data() {
+        // y = 1 + 2x + noise ±0.1: the band contains the fit, is narrowest near the centre.
+        let xs = [0.0, 1.0, 2.0, 3.0, 4.0];
+        let ys = [1.1, 2.9, 5.1, 6.9, 9.1];
+        let b = ls_band(&xs, &ys, 1, &[2.0, 10.0]).expect("band");
+        let (w_mid, w_far) = (b[0].2 - b[0].1, b[1].2 - b[1].1);
+        assert!(b[0].1 < 5.0 && b[0].2 > 5.0 && w_far > 3.0 * w_mid, "{b:?}");
+        // A perfect parabola has zero width; three points for three parameters give none.
+        let q: Vec<f64> = xs.iter().map(|x| 1.0 - x + 0.5 * x * x).collect();
+        let b = ls_band(&xs, &q, 2, &[1.5]).expect("band");
+        assert!((b[0].2 - b[0].1).abs() < 1e-9 && (b[0].1 - (1.0 - 1.5 + 0.5 * 2.25)).abs() < 1e-9);
+        assert!(ls_band(&xs[..3], &q[..3], 2, &[1.0]).is_none());
+        assert!((t975(4) - 2.776).abs() < 1e-9 && (t975(100) - 1.984).abs() < 2e-3);
+    }
     use crate::fit::synth::point;
 
     #[test]

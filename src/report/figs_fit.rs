@@ -46,10 +46,13 @@ pub fn isoflop(v: &GroupView<'_>) -> Built {
             pts.clone(),
         ));
         if let (Some(q), Some((lo, hi))) = (quadratic(&xs, &ys), extent(pts.iter().map(|p| p.0))) {
-            let curve = log_space(lo / 1.1, hi * 1.1, 60)
-                .into_iter()
-                .map(|n| (n, q[0] + q[1] * n.ln() + q[2] * n.ln() * n.ln()))
-                .collect();
+            let grid = log_space(lo / 1.1, hi * 1.1, 60);
+            let lng: Vec<f64> = grid.iter().map(|n| n.ln()).collect();
+            if let Some(b) = super::families::ls_band(&xs, &ys, 2, &lng) {
+                let b: Vec<(f64, f64, f64)> = b.into_iter().map(|(x, l, h)| (x.exp(), l, h)).collect();
+                panel.series.push(Series::new(None, color, Style::Band, super::families::outline(&b)));
+            }
+            let curve = grid.iter().map(|&n| (n, q[0] + q[1] * n.ln() + q[2] * n.ln() * n.ln())).collect();
             panel.series.push(Series::new(None, color, Style::Line, curve));
         }
         let style = if level.at_edge { Style::HollowPoints } else { Style::Points };
@@ -68,7 +71,8 @@ pub fn isoflop(v: &GroupView<'_>) -> Built {
         vec![],
     ));
     let mut caption = "IsoFLOP profiles (Approach 2): seed-mean final loss of the runs of each compute budget \
-                       against N, the least-squares parabola in ln N, and its minimum (black; hollow when it lies \
+                       against N, the least-squares parabola in ln N (shaded: its 95% confidence band, t with n − 3 df, where a \
+                       budget has more than 3 sizes), and its minimum (black; hollow when it lies \
                        at or beyond the edge of the sampled sizes, i.e. an extrapolation)."
         .to_string();
     if unmatched > 0 {
@@ -99,10 +103,14 @@ fn allocation_series(panel: &mut Panel, r: &AllocationReport, name: &str, color:
     let label = Some(format!("{name} ({})", exponent_text(e)));
     match (ols(&lnc, &lny), extent(r.levels.iter().map(|l| l.c))) {
         (Some(f), Some((lo, hi))) => {
-            let pts = log_space(lo, hi, 20)
-                .into_iter()
-                .map(|x| (x, (f.intercept + f.slope * x.ln()).exp()))
-                .collect();
+            let grid = log_space(lo, hi, 20);
+            let lng: Vec<f64> = grid.iter().map(|x| x.ln()).collect();
+            if let Some(b) = super::families::ls_band(&lnc, &lny, 1, &lng) {
+                let b: Vec<(f64, f64, f64)> =
+                    b.into_iter().map(|(x, l, h)| (x.exp(), l.exp(), h.exp())).collect();
+                panel.series.push(Series::new(None, c, Style::Band, super::families::outline(&b)));
+            }
+            let pts = grid.iter().map(|&x| (x, (f.intercept + f.slope * x.ln()).exp())).collect();
             panel.series.push(Series::new(label, c, Style::Line, pts));
             panel.series.push(Series::new(None, c, Style::Points, inner));
         }
@@ -182,7 +190,7 @@ pub fn allocation(v: &GroupView<'_>) -> Built {
         name: format!("allocation{}", v.suffix),
         caption: "Compute-optimal model size and tokens against compute: Approach 1 (training-curve envelope) and \
                   Approach 2 (IsoFLOP minima) levels (hollow: at the edge of the sampled sizes) with their log-log \
-                  least-squares lines, the Approach 3 law N_opt = G·(C/6)^a, D_opt = G⁻¹·(C/6)^b (dashed), and 20 \
+                  least-squares lines (shaded: 95% confidence bands, t with n − 2 df), the Approach 3 law N_opt = G·(C/6)^a, D_opt = G⁻¹·(C/6)^b (dashed; grey shading: its 95% bootstrap band), and 20 \
                   tokens per parameter (grey) for reference."
             .into(),
         panels: vec![left, right],

@@ -133,7 +133,8 @@ fn loss_figure(v: &GroupView<'_>, by_n: bool) -> Built {
         name: format!("{name}{}", v.suffix),
         caption: format!(
             "Final validation loss of every usable run (dots; lines join seed means) against {}, one colour per {}; \
-             dashed: Approach 3, L = E + A/N^α + B/D^β, at that {}.{}{}",
+             dashed: Approach 3, L = E + A/N^α + B/D^β, at that {} (shaded: its 95% bootstrap band, with \
+             `--bootstrap`).{}{}",
             if by_n { "N" } else { "D" },
             if by_n { "D" } else { "N" },
             if by_n { "D" } else { "N" },
@@ -198,8 +199,18 @@ pub fn loss_vs_compute(v: &GroupView<'_>) -> Built {
             notes.push("the frontier assumes C = 6ND while C here is the exact count".to_string());
         }
         for k in v.group.kaplan.iter().filter(|k| k.name.starts_with("L(C)")) {
-            let pts: Vec<(f64, f64)> =
-                log_space(lo, hi, SAMPLES).into_iter().filter_map(|c| Some((c, kaplan_c(k, c)?))).collect();
+            let xs = log_space(lo, hi, SAMPLES);
+            // The bootstrap refits' L(C), from their parameter vectors (`params` order).
+            let at = |name: &str| k.params.iter().position(|e| e.name == name);
+            if let (Some(ia), Some(ic)) = (at("alpha_C"), at("C_c")) {
+                let ie = at("E");
+                let bp = &k.bootstrap_params;
+                let f = |i: usize, c: f64| ie.map_or(0.0, |j| bp[i][j]) + (bp[i][ic] / c).powf(bp[i][ia]);
+                if let Some(b) = super::families::sample_band(&xs, bp.len(), f) {
+                    panel.series.push(Series::new(None, REFERENCE_GREY, Style::Band, b));
+                }
+            }
+            let pts: Vec<(f64, f64)> = xs.into_iter().filter_map(|c| Some((c, kaplan_c(k, c)?))).collect();
             let alpha = k.params.iter().find(|e| e.name == "alpha_C").map(|e| e.value).unwrap_or(f64::NAN);
             panel.series.push(Series::new(
                 Some(format!("Kaplan {} (α_C = {})", k.name, fmt_num(alpha))),
@@ -214,7 +225,8 @@ pub fn loss_vs_compute(v: &GroupView<'_>) -> Built {
         caption: format!(
             "Validation loss against training compute: thin lines are training curves (C = FLOPs per token × tokens \
              so far), dots the final losses, one colour per N. Black dashed: the loss of the compute-optimal model \
-             under Approach 3; grey: Kaplan's L(C) fitted to the compute frontier.{}{}",
+             under Approach 3; grey: Kaplan's L(C) fitted to the compute frontier; shaded: 95% bootstrap bands (with \
+             `--bootstrap`).{}{}",
             notes.iter().map(|n| format!(" Note: {n}.")).collect::<String>(),
             undetermined_note(v.group.approach3.as_ref())
         ),

@@ -131,6 +131,12 @@ fn synthetic_sweep_report_has_fit_json_numbers_and_figures_with_data() {
             "{name}.svg: 1e5-style tick"
         );
     }
+    // Least-squares fits get their 95% confidence band: the IsoFLOP parabolas, and the
+    // Approach 1/2 lines (allocation.svg then holds more bands than Approach 3's two).
+    let svg = std::fs::read_to_string(out.join("plots/isoflop.svg")).expect("svg");
+    assert!(svg.contains("<polygon"), "isoflop.svg: no confidence band");
+    let svg = std::fs::read_to_string(out.join("plots/allocation.svg")).expect("svg");
+    assert!(svg.matches("<polygon").count() > 2, "allocation.svg: only Approach 3's bands");
     // report.md numbers are fit.json's (read back from disk), for both conventions.
     let md = std::fs::read_to_string(out.join("report.md")).expect("report.md");
     let primary = read_report(&t.path().join("fit.json")).expect("fit.json");
