@@ -51,14 +51,7 @@ fn model_of(results: &Path) -> std::path::PathBuf {
 
 /// Runs tests/hf_check.py; None (with a loud skip outside CI) when python3 or numpy is missing.
 fn numpy_check(hf: &Path, corpus: &Path, spread: usize, used: usize) -> Option<serde_json::Value> {
-    let has_numpy =
-        Command::new("python3").args(["-c", "import numpy"]).output().is_ok_and(|o| o.status.success());
-    if !has_numpy {
-        let why = "python3 with numpy is not installed (pip install numpy; .ci/run installs it)";
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("export_matches_an_independent_numpy_forward needs {why}");
-        }
-        eprintln!("SKIPPED the numpy check of export_matches_an_independent_numpy_forward: {why}");
+    if !common::python_has("numpy", "the numpy check of export_matches_an_independent_numpy_forward") {
         return None;
     }
     let o = Command::new("python3")

@@ -30,16 +30,7 @@ fn tensorboard_events_match_the_curves() {
         .collect();
     assert_eq!(folders.len(), 8, "one folder per run: {folders:?}");
     assert!(folders.iter().all(|f| f.starts_with("32x") || f.starts_with("48x")), "{folders:?}");
-    let has_tb = Command::new("python3")
-        .args(["-c", "import tensorboard, numpy"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !has_tb {
-        let why = "Python `tensorboard` is not installed (pip install tensorboard; .ci/run installs it)";
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("tensorboard_events_match_the_curves needs {why}");
-        }
-        eprintln!("SKIPPED the read-back of tensorboard_events_match_the_curves: {why}");
+    if !common::python_has("tensorboard, numpy", "the read-back of tensorboard_events_match_the_curves") {
         return;
     }
     let o = Command::new("python3")

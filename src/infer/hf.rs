@@ -30,6 +30,8 @@ use serde_json::json;
 
 use crate::corpus::tokenizer::tokenizer_configs;
 use crate::model::file::to_bytes;
+use crate::model::init::param_specs;
+use crate::model::GptConfig;
 use crate::results::write_atomic;
 use crate::train::keep::KeptModel;
 
@@ -100,23 +102,11 @@ pub fn hf_tensors(m: &KeptModel) -> Vec<(String, Vec<usize>, Vec<f32>)> {
         }
     }
     if !c.bias {
-        let mut zeros = |name: String, n: usize| {
-            if !have.contains(&name) {
-                out.push((format!("transformer.{name}"), vec![n], vec![0.0; n]));
-            }
-        };
-        let e = c.n_embd;
-        zeros("ln_f.bias".into(), e);
-        for i in 0..c.n_layer {
-            for (p, n) in [
-                ("ln_1", e),
-                ("ln_2", e),
-                ("attn.c_attn", 3 * e),
-                ("attn.c_proj", e),
-                ("mlp.c_fc", 4 * e),
-                ("mlp.c_proj", e),
-            ] {
-                zeros(format!("h.{i}.{p}.bias"), n);
+        // The biases the same shape has with `bias = true`, as zeros.
+        for s in param_specs(&GptConfig { bias: true, ..c.clone() }) {
+            if !have.contains(&s.name) {
+                let n = s.shape.iter().product();
+                out.push((format!("transformer.{}", s.name), s.shape, vec![0.0; n]));
             }
         }
     }

@@ -63,3 +63,23 @@ pub fn assert_input_error(out: &Output, needle: &str) {
     let error_lines = err.lines().filter(|l| l.starts_with("Error:")).count();
     assert_eq!(error_lines, 1, "{err}");
 }
+
+/// True when `python3 -c "import MODULES"` works. Otherwise `what` is skipped loudly (stderr,
+/// past libtest's capture), or, under `CI=true`, the test fails: CI installs them (`.ci/run`).
+pub fn python_has(modules: &str, what: &str) -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", &format!("import {modules}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        let why = format!(
+            "Python `{modules}` is not installed (pip install {}; .ci/run installs it)",
+            modules.replace(',', "")
+        );
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{what} needs {why}");
+        }
+        eprintln!("SKIPPED {what}: {why}");
+    }
+    ok
+}
