@@ -13,6 +13,7 @@ pub mod config;
 pub mod corpus;
 pub mod error;
 pub mod fit;
+pub mod fmt;
 pub mod infer;
 pub mod model;
 pub mod progress;

@@ -20,7 +20,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::data::{seed_noise, Cell};
-use super::ident::{fmt_num, groups};
+use super::ident::groups;
+use crate::fmt::fmt_num;
 
 /// The additivity check of a set of cells (see the module docs).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use super::allocation::isoflop_groups;
 use super::data::{Cell, RunPoint};
-use super::ident::fmt_num;
+use crate::fmt::fmt_num;
 use super::schema::{lossless, AllocationReport, Approach3Report, Estimate};
 use super::source::ParamsConvention;
 

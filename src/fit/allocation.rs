@@ -14,7 +14,7 @@
 //!   flagged (and warned about): it is an extrapolation.
 
 use super::data::Cell;
-use super::ident::fmt_num;
+use crate::fmt::fmt_num;
 use super::schema::{AllocationReport, CurvePoints, Estimate, OptimumPoint};
 use super::source::RunCurve;
 use super::stats::{ols, quadratic};

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use super::bootstrap::interval95;
-use super::ident::{fmt_num, interval_reason};
+use super::ident::interval_reason;
+use crate::fmt::fmt_num;
 use super::law::ChinchillaLaw;
 use super::schema::{Approach3Report, FitReport};
 use crate::error::input_err;

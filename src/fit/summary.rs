@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::ident::fmt_num;
+use crate::fmt::fmt_num;
 use super::schema::{AllocationReport, Estimate, FitReport, GroupReport};
 
 /// Greek/plain display name.

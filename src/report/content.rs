@@ -28,7 +28,7 @@ fn describe(fit: &FitReport) -> String {
         c.holdout_top
     ) + &c
         .e_floor
-        .map(|f| format!(", E bounded below by {} nats/token (--e-floor)", crate::fit::ident::fmt_num(f)))
+        .map(|f| format!(", E bounded below by {} nats/token (--e-floor)", crate::fmt::fmt_num(f)))
         .unwrap_or_default()
 }
 
@@ -156,7 +156,7 @@ pub fn blocks(
 /// Approaches 1, 2 and 3's a side by side, the verdict and the known reasons that apply
 /// ([`crate::fit::agreement`]).
 fn agreement_blocks(g: Option<&crate::fit::schema::GroupReport>) -> Vec<Block> {
-    use crate::fit::ident::fmt_num;
+    use crate::fmt::fmt_num;
     let Some(a) = g.and_then(|g| g.agreement.as_ref()) else {
         return vec![Block::Para(
             "Not in fit.json (fewer than two approaches gave a, or the file predates this section: rerun `scalinglab fit`)."

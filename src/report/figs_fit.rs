@@ -3,7 +3,7 @@
 
 use crate::fit::allocation::isoflop_groups;
 use crate::fit::data::{make_cells, RunPoint};
-use crate::fit::ident::fmt_num;
+use crate::fmt::fmt_num;
 use crate::fit::schema::{AllocationReport, Estimate, GroupReport};
 use crate::fit::source::{FlopsConvention, ParamsConvention};
 use crate::fit::stats::{ols, quadratic};

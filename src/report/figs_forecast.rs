@@ -61,7 +61,7 @@ pub fn isoloss(v: &GroupView<'_>) -> Built {
         let level = (a + (b - a) * (k as f64 + 0.5) / LEVELS as f64).exp();
         let pts = contour(&law, level, &ns, window);
         if pts.len() >= 2 {
-            let label = format!("L = {} nats/token", crate::fit::ident::fmt_num(level));
+            let label = format!("L = {} nats/token", crate::fmt::fmt_num(level));
             p.series.push(Series::new(Some(label), palette(k), Style::Line, pts));
         }
     }

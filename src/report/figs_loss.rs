@@ -3,7 +3,7 @@
 //! training curves.
 
 use crate::fit::data::RunPoint;
-use crate::fit::ident::fmt_num;
+use crate::fmt::fmt_num;
 use crate::fit::schema::{Approach3Report, PowerLawReport};
 use crate::fit::source::{FlopsConvention, ParamsConvention};
 

@@ -1,6 +1,6 @@
 //! The sweep summary and the validity checklist of the report.
 
-use crate::fit::ident::fmt_num;
+use crate::fmt::fmt_num;
 use crate::fit::schema::{FitReport, GroupReport};
 
 use super::doc::Block;

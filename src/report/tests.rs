@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::figure::{palette, Axis, Figure, Panel, Series, Style, FIT_BLACK, PALETTE};
 use super::synth::{write_results, SynthSweep};
 use super::*;
-use crate::fit::ident::fmt_num;
+use crate::fmt::fmt_num;
 use crate::fit::schema::Estimate;
 use crate::fit::synth::log_grid;
 
