@@ -5,12 +5,18 @@ mod bench;
 mod design;
 mod eval;
 mod export;
+mod fit;
 mod plan;
+mod predict;
+mod report;
 mod run;
 mod sample;
 mod status;
 mod sweep;
 mod train;
+
+#[cfg(test)]
+mod tests_fit;
 
 use std::process::ExitCode;
 
@@ -66,15 +72,15 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  scalinglab fit results/quick --bootstrap 200 --holdout-top 3\n  scalinglab fit --csv points.csv --params total"
     )]
-    Fit(crate::fit::FitArgs),
+    Fit(fit::FitArgs),
     /// Forecast from a fit.json: compute-optimal N, D, loss; loss of a given (N, D); over-training cost.
     #[command(
         after_help = "Examples:\n  scalinglab predict results/quick/fit.json --flops 1e15\n  scalinglab predict fit.json --params 1e6 --tokens 2e7"
     )]
-    Predict(crate::fit::PredictArgs),
+    Predict(predict::PredictArgs),
     /// Plots (SVG, PNG), report.md and a self-contained report.html for a results folder.
     #[command(after_help = "Example: scalinglab report results/quick --holdout-top 3")]
-    Report(crate::report::ReportArgs),
+    Report(report::ReportArgs),
     /// Generate text (or token ids) from a trained model; deterministic for a seed.
     #[command(
         after_help = "Example: scalinglab sample results/text-quick/models/ID.safetensors --prompt \"ROMEO:\" --tokens 200 --seed 1"
@@ -100,9 +106,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Train(a) => train::run(&a),
         Command::Bench(a) => bench::run(&a),
-        Command::Report(a) => crate::report::run_report(&a).map(|_| ExitCode::SUCCESS),
-        Command::Fit(a) => crate::fit::run_fit(&a).map(|_| ExitCode::SUCCESS),
-        Command::Predict(a) => crate::fit::run_predict(&a).map(|_| ExitCode::SUCCESS),
+        Command::Report(a) => report::run(&a),
+        Command::Fit(a) => fit::run(&a),
+        Command::Predict(a) => predict::run(&a),
         Command::Run(a) => run::run(&a),
         Command::Sweep(a) => sweep::run(&a),
         Command::Plan(a) => plan::run(&a),

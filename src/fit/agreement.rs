@@ -22,9 +22,9 @@ use serde::{Deserialize, Serialize};
 
 use super::allocation::isoflop_groups;
 use super::data::{Cell, RunPoint};
-use crate::fmt::fmt_num;
 use super::schema::{lossless, AllocationReport, Approach3Report, Estimate};
 use super::source::ParamsConvention;
+use crate::fmt::fmt_num;
 
 /// One approach's a.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

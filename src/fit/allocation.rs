@@ -14,10 +14,10 @@
 //!   flagged (and warned about): it is an extrapolation.
 
 use super::data::Cell;
-use crate::fmt::fmt_num;
 use super::schema::{AllocationReport, CurvePoints, Estimate, OptimumPoint};
 use super::source::RunCurve;
 use super::stats::{ols, quadratic};
+use crate::fmt::fmt_num;
 
 /// One (C, N, D, loss) sample of a training curve.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -53,6 +53,40 @@ impl StartGrid {
     }
 }
 
+/// The start grids `fit --starts` chooses between (fit.json records the number of starts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Starts {
+    /// [`StartGrid::Besiroglu`], 4,500 starts.
+    Full,
+    /// [`StartGrid::Coarse`], 108 starts.
+    Coarse,
+}
+
+impl Starts {
+    /// The grid of this choice.
+    pub fn grid(self) -> StartGrid {
+        match self {
+            Starts::Full => StartGrid::Besiroglu,
+            Starts::Coarse => StartGrid::Coarse,
+        }
+    }
+    /// The command-line name: `full` or `coarse`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Starts::Full => "full",
+            Starts::Coarse => "coarse",
+        }
+    }
+    /// The choice a fit that tried `starts` starts was made with (over 1,000: the full grid).
+    pub fn of_count(starts: usize) -> Starts {
+        if starts > 1000 {
+            Starts::Full
+        } else {
+            Starts::Coarse
+        }
+    }
+}
+
 /// Settings for [`fit_approach3`].
 #[derive(Debug, Clone)]
 pub struct Approach3Options {

@@ -23,7 +23,6 @@ pub mod akima;
 pub mod allocation;
 pub mod approach3;
 pub mod bootstrap;
-pub mod cli;
 pub mod constrained;
 pub mod csv;
 pub mod data;
@@ -41,6 +40,7 @@ pub mod overtrain;
 pub mod pipeline;
 pub mod predict;
 pub mod published;
+pub mod request;
 pub mod schema;
 pub mod simulate;
 pub mod source;
@@ -54,14 +54,12 @@ mod acceptance;
 #[cfg(test)]
 mod acceptance_sim;
 #[cfg(test)]
-mod tests_cli;
-#[cfg(test)]
 mod tests_published;
 
 pub use approach3::{fit_approach3, Approach3Fit, Approach3Options, StartGrid};
-pub use cli::{fit_report, run_fit, FitArgs};
 pub use data::{Obs, RunPoint};
 pub use law::ChinchillaLaw;
 pub use pipeline::{fit_group, PipelineOptions};
-pub use predict::{run_predict, PredictArgs};
+pub use predict::{run_predict, PredictRequest};
+pub use request::{fit_report, run_fit, FitRequest};
 pub use schema::FitReport;

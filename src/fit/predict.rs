@@ -8,35 +8,28 @@ use anyhow::{Context, Result};
 
 use super::bootstrap::interval95;
 use super::ident::interval_reason;
-use crate::fmt::fmt_num;
 use super::law::ChinchillaLaw;
 use super::schema::{Approach3Report, FitReport};
 use crate::error::input_err;
+use crate::fmt::fmt_num;
 
-/// Arguments of `scalinglab predict`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct PredictArgs {
+/// What `scalinglab predict` is asked (the command line's flags as plain values; `cli::predict`
+/// parses them). [`Query::from_request`] checks which combination it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PredictRequest {
     /// fit.json written by `scalinglab fit`.
-    #[arg(value_name = "FIT_JSON")]
     pub fit_json: PathBuf,
-    /// Training compute C in FLOPs (C = 6ND): alone, the compute-optimal N, D and loss.
-    #[arg(long, value_name = "C", allow_negative_numbers = true)]
+    /// Training compute C in FLOPs (C = 6ND).
     pub flops: Option<f64>,
-    /// Model size N in parameters: with --tokens, its loss; with --flops, the over-training cost.
-    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    /// Model size N in parameters.
     pub params: Option<f64>,
-    /// Training tokens D (with --params).
-    #[arg(long, value_name = "D", allow_negative_numbers = true)]
+    /// Training tokens D.
     pub tokens: Option<f64>,
-    /// Tokens to be served over the model's life (with --flops): the allocation minimising
-    /// training + inference FLOPs (6ND + 2NT) at the compute-optimal model's loss.
-    #[arg(long, value_name = "T", allow_negative_numbers = true)]
+    /// Tokens served over the model's life T.
     pub inference_tokens: Option<f64>,
     /// Which group of a `--group-by` fit to use (default: the first).
-    #[arg(long, value_name = "VALUE")]
     pub group: Option<String>,
-    /// Print one JSON object (predictions with intervals and verdicts, warnings) instead of lines.
-    #[arg(long)]
+    /// Print one JSON object instead of lines.
     pub json: bool,
 }
 
@@ -87,7 +80,7 @@ pub enum Query {
 
 impl Query {
     /// Validates the flag combination; input error with the accepted forms otherwise.
-    pub fn from_args(a: &PredictArgs) -> Result<Query> {
+    pub fn from_request(a: &PredictRequest) -> Result<Query> {
         for (name, v) in [
             ("--flops", a.flops),
             ("--params", a.params),
@@ -217,8 +210,8 @@ pub fn read_report(path: &Path) -> Result<FitReport> {
 }
 
 /// `scalinglab predict`: prints one line per quantity on stdout.
-pub fn run_predict(args: &PredictArgs) -> Result<()> {
-    let q = Query::from_args(args)?;
+pub fn run_predict(args: &PredictRequest) -> Result<()> {
+    let q = Query::from_request(args)?;
     let report = read_report(&args.fit_json)?;
     let group = match &args.group {
         Some(v) => {
@@ -445,7 +438,7 @@ mod tests {
 
     #[test]
     fn flag_combinations() {
-        let base = PredictArgs {
+        let base = PredictRequest {
             fit_json: "x".into(),
             flops: None,
             params: None,
@@ -454,12 +447,12 @@ mod tests {
             group: None,
             json: false,
         };
-        assert!(Query::from_args(&base).is_err());
-        let a = PredictArgs { flops: Some(1e20), ..base.clone() };
-        assert_eq!(Query::from_args(&a).expect("ok"), Query::Optimal { flops: 1e20 });
-        let a = PredictArgs { flops: Some(-1.0), ..base.clone() };
-        assert!(crate::error::is_input_error(&Query::from_args(&a).expect_err("negative")));
-        let a = PredictArgs { params: Some(1e9), tokens: Some(2e10), ..base };
-        assert_eq!(Query::from_args(&a).expect("ok"), Query::Loss { params: 1e9, tokens: 2e10 });
+        assert!(Query::from_request(&base).is_err());
+        let a = PredictRequest { flops: Some(1e20), ..base.clone() };
+        assert_eq!(Query::from_request(&a).expect("ok"), Query::Optimal { flops: 1e20 });
+        let a = PredictRequest { flops: Some(-1.0), ..base.clone() };
+        assert!(crate::error::is_input_error(&Query::from_request(&a).expect_err("negative")));
+        let a = PredictRequest { params: Some(1e9), tokens: Some(2e10), ..base };
+        assert_eq!(Query::from_request(&a).expect("ok"), Query::Loss { params: 1e9, tokens: 2e10 });
     }
 }

@@ -110,7 +110,7 @@ pub const FIT_SCHEMA_VERSION: u32 = 2;
 pub const OLDEST_READABLE_SCHEMA: u32 = 1;
 
 /// Which training-curve points Approach 1 uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CurvePoints {
     /// `constant` and `cosine` runs: every curve point (as Chinchilla's Approach 1, with the

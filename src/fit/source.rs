@@ -12,7 +12,7 @@ use crate::error::input_err;
 use crate::results::{ResultsDir, RunResult, RunStatus};
 
 /// Which parameter count is N (recorded in fit.json).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ParamsConvention {
     /// All trainable parameters, `RunResult.params_total` (Hoffmann et al. 2022).
@@ -22,11 +22,10 @@ pub enum ParamsConvention {
 }
 
 /// Which FLOP count is C (recorded in fit.json).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FlopsConvention {
     /// C = 6·N_total·D, `RunResult.flops_6nd` (Kaplan et al. 2020; Hoffmann et al. 2022).
-    #[value(name = "6nd")]
     #[serde(rename = "6nd")]
     SixNd,
     /// Exact forward+backward count, `RunResult.flops_exact`.

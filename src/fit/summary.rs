@@ -3,8 +3,8 @@
 
 use std::fmt::Write;
 
-use crate::fmt::fmt_num;
 use super::schema::{AllocationReport, Estimate, FitReport, GroupReport};
+use crate::fmt::fmt_num;
 
 /// Greek/plain display name.
 fn display(name: &str) -> &str {

@@ -3,10 +3,10 @@
 
 use crate::fit::allocation::isoflop_groups;
 use crate::fit::data::{make_cells, RunPoint};
-use crate::fmt::fmt_num;
 use crate::fit::schema::{AllocationReport, Estimate, GroupReport};
 use crate::fit::source::{FlopsConvention, ParamsConvention};
 use crate::fit::stats::{ols, quadratic};
+use crate::fmt::fmt_num;
 
 use super::families::{c_label, extent, log_space, n_label, params_name, D_LABEL, LOSS_LABEL};
 use super::figs_loss::loss_panel;

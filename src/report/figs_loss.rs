@@ -3,9 +3,9 @@
 //! training curves.
 
 use crate::fit::data::RunPoint;
-use crate::fmt::fmt_num;
 use crate::fit::schema::{Approach3Report, PowerLawReport};
 use crate::fit::source::{FlopsConvention, ParamsConvention};
+use crate::fmt::fmt_num;
 
 use super::families::{
     bootstrap_band, c_label, extent, families, family_index, family_label, log_space, mean_by, n_label,

@@ -43,11 +43,11 @@ use anyhow::Result;
 use rayon::prelude::*;
 
 use crate::error::input_err;
-use crate::fit::cli::StartsArg;
+use crate::fit::approach3::Starts;
 use crate::fit::predict::read_report;
 use crate::fit::schema::FitReport;
 use crate::fit::source::ParamsConvention;
-use crate::fit::{fit_report, FitArgs};
+use crate::fit::{fit_report, FitRequest};
 use crate::results::{write_atomic, ResultsDir};
 
 use doc::Block;
@@ -55,38 +55,31 @@ use families::params_name;
 use figure::Figure;
 use view::{Built, GroupView};
 
-/// Arguments of `scalinglab report`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct ReportArgs {
+/// What `scalinglab report` is asked (the command line's flags as plain values;
+/// `cli::report` parses them). The fitting settings are `None` where not given: an existing
+/// fit.json is then used as it is, and a new fit takes the defaults named below.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportOptions {
     /// Results folder of a sweep (runs/*.json, curves/*.jsonl, fit.json if already fitted).
-    #[arg(value_name = "RESULTS_DIR")]
     pub results_dir: PathBuf,
-    /// Where to write the figures, report.md and report.html (default: RESULTS_DIR).
-    #[arg(long, value_name = "DIR")]
+    /// Where to write the figures, report.md and report.html (default: `results_dir`).
     pub out: Option<PathBuf>,
-    /// Run the fit again even when RESULTS_DIR/fit.json exists (it is overwritten).
-    #[arg(long)]
+    /// Fit again even when fit.json exists (it is overwritten).
     pub refit: bool,
-    /// When fitting: bootstrap replicates for the 95% intervals (0 = none) [default: 200].
-    /// Given with an existing fit.json made otherwise, the report fits again.
-    #[arg(long, value_name = "K")]
+    /// Bootstrap replicates when fitting (default 200).
     pub bootstrap: Option<usize>,
-    /// When fitting: hold out the K largest-compute cells and check their forecast [default: 0].
-    #[arg(long, value_name = "K")]
+    /// Cells held out for the forecast check when fitting (default 0).
     pub holdout_top: Option<usize>,
-    /// When fitting: Approach 3 starting grid, full (4,500 starts) or coarse (108) [default: full].
-    #[arg(long, value_name = "GRID", value_enum)]
-    pub starts: Option<StartsArg>,
-    /// When fitting: seed of the bootstrap RNG [default: 0].
-    #[arg(long, value_name = "SEED")]
+    /// Approach 3 start grid when fitting (default full).
+    pub starts: Option<Starts>,
+    /// Seed of the bootstrap RNG when fitting (default 0).
     pub seed: Option<u64>,
-    /// When fitting: lower bound on E, nats/token or `runs` (see `scalinglab fit --e-floor`).
-    #[arg(long, value_name = "NATS|runs")]
+    /// Lower bound on E when fitting, nats/token or `runs`.
     pub e_floor: Option<String>,
 }
 
 /// The fitting flags a report was given that an existing fit was not made with.
-fn differs_from(args: &ReportArgs, fit: &FitReport) -> Vec<String> {
+fn differs_from(args: &ReportOptions, fit: &FitReport) -> Vec<String> {
     let c = &fit.conventions;
     let mut d = Vec::new();
     if let Some(b) = args.bootstrap.filter(|b| *b != c.bootstrap_reps) {
@@ -98,11 +91,9 @@ fn differs_from(args: &ReportArgs, fit: &FitReport) -> Vec<String> {
     if let Some(s) = args.seed.filter(|s| *s != c.seed) {
         d.push(format!("--seed {s} (fit.json: {})", c.seed));
     }
-    let full = c.starts > 1000;
-    if let Some(st) = args.starts.filter(|st| (*st == StartsArg::Full) != full) {
-        d.push(
-            format!("--starts {st:?} (fit.json: {})", if full { "full" } else { "coarse" }).to_lowercase(),
-        );
+    let made = Starts::of_count(c.starts);
+    if let Some(st) = args.starts.filter(|st| *st != made) {
+        d.push(format!("--starts {} (fit.json: {})", st.name(), made.name()));
     }
     if args.e_floor.is_some() && c.e_floor.is_none() {
         d.push("--e-floor (fit.json: none)".into());
@@ -110,33 +101,21 @@ fn differs_from(args: &ReportArgs, fit: &FitReport) -> Vec<String> {
     d
 }
 
-fn fit_args(dir: &Path, params: ParamsConvention, out: Option<PathBuf>) -> FitArgs {
-    FitArgs {
+/// The fit of results folder `dir` under convention `params` that the report makes, written
+/// to `out` (default: `dir/fit.json`), replacing what is there.
+fn fit_request(dir: &Path, params: ParamsConvention, out: Option<PathBuf>) -> FitRequest {
+    FitRequest {
         results_dir: Some(dir.to_path_buf()),
-        csv: None,
         out,
         params,
-        flops: crate::fit::source::FlopsConvention::SixNd,
-        group_by: None,
-        curve_points: crate::fit::schema::CurvePoints::Auto,
-        bootstrap: 0,
-        resample_seeds: false,
-        seed: 0,
-        holdout_top: 0,
-        kaplan_e: false,
-        reference_flops: None,
-        starts: StartsArg::Full,
-        all_rows: false,
         isoflop_gap: figs_fit::ISOFLOP_GAP,
-        allow_degenerate: false,
-        allow_mixed: false,
         overwrite: true,
-        e_floor: None,
+        ..FitRequest::default()
     }
 }
 
 /// `scalinglab report`: fits if needed (writing RESULTS_DIR/fit.json), then writes the report.
-pub fn run_report(args: &ReportArgs) -> Result<()> {
+pub fn run_report(args: &ReportOptions) -> Result<()> {
     let dir = &args.results_dir;
     if !dir.is_dir() {
         return Err(input_err(format!(
@@ -172,10 +151,10 @@ pub fn run_report(args: &ReportArgs) -> Result<()> {
     let fit = match existing {
         Some(fit) => fit,
         None => {
-            let mut fa = fit_args(dir, ParamsConvention::Total, None);
+            let mut fa = fit_request(dir, ParamsConvention::Total, None);
             fa.bootstrap = args.bootstrap.unwrap_or(200);
             fa.holdout_top = args.holdout_top.unwrap_or(0);
-            fa.starts = args.starts.unwrap_or(StartsArg::Full);
+            fa.starts = args.starts.unwrap_or(Starts::Full);
             fa.seed = args.seed.unwrap_or(0);
             fa.e_floor = args.e_floor.clone();
             // Asked for by the report's own flags (or --refit), so it replaces fit.json.
@@ -202,7 +181,7 @@ pub fn other_convention(dir: &Path, fit: &FitReport, out: &Path) -> std::result:
         ParamsConvention::Total => ParamsConvention::Nonembedding,
         ParamsConvention::Nonembedding => ParamsConvention::Total,
     };
-    let mut fa = fit_args(dir, other, Some(out.join(format!("fit.{}.json", params_name(other)))));
+    let mut fa = fit_request(dir, other, Some(out.join(format!("fit.{}.json", params_name(other)))));
     fa.flops = c.flops;
     fa.group_by = c.group_by.clone();
     fa.curve_points = c.curve_points;
@@ -211,7 +190,7 @@ pub fn other_convention(dir: &Path, fit: &FitReport, out: &Path) -> std::result:
     fa.holdout_top = c.holdout_top;
     fa.reference_flops = c.reference_flops;
     fa.e_floor = c.e_floor.map(|x| x.to_string());
-    fa.starts = if c.starts > 1000 { StartsArg::Full } else { StartsArg::Coarse };
+    fa.starts = Starts::of_count(c.starts);
     eprintln!("fitting again with N = {} parameters for the side-by-side comparison ...", params_name(other));
     fit_report(&fa).map(|(r, _)| r).map_err(|e| format!("{e:#}"))
 }

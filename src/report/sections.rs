@@ -1,7 +1,7 @@
 //! The sweep summary and the validity checklist of the report.
 
-use crate::fmt::fmt_num;
 use crate::fit::schema::{FitReport, GroupReport};
+use crate::fmt::fmt_num;
 
 use super::doc::Block;
 use super::sweep::{Epochs, SweepFacts, HYPER_KEYS, MAX_EPOCHS};

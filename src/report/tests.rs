@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use super::figure::{palette, Axis, Figure, Panel, Series, Style, FIT_BLACK, PALETTE};
 use super::synth::{write_results, SynthSweep};
 use super::*;
-use crate::fmt::fmt_num;
 use crate::fit::schema::Estimate;
 use crate::fit::synth::log_grid;
+use crate::fmt::fmt_num;
 
 /// Writes `sweep` into `dir`, fits it cheaply (coarse starts, 20 bootstrap replicates) and
 /// writes the report into `dir/report`; returns the fit, the output folder and the files.
@@ -19,9 +19,9 @@ pub(super) fn synthetic_report(
     holdout: usize,
 ) -> (FitReport, PathBuf, Vec<PathBuf>) {
     write_results(dir, sweep).expect("synthetic results");
-    let mut fa = fit_args(dir, ParamsConvention::Total, None);
+    let mut fa = fit_request(dir, ParamsConvention::Total, None);
     fa.bootstrap = 20;
-    fa.starts = StartsArg::Coarse;
+    fa.starts = Starts::Coarse;
     fa.holdout_top = holdout;
     let (fit, _) = fit_report(&fa).expect("fit");
     let out = dir.join("report");
@@ -218,7 +218,7 @@ fn figures_without_data_are_skipped_with_a_note() {
     assert!(out.join("plots/loss_vs_n.png").exists());
     // With fit.json present, run_report reads it instead of fitting again.
     let before = std::fs::metadata(t.path().join("fit.json")).expect("fit.json").modified().expect("mtime");
-    let args = ReportArgs {
+    let args = ReportOptions {
         results_dir: t.path().to_path_buf(),
         out: Some(t.path().join("again")),
         refit: false,
@@ -235,7 +235,7 @@ fn figures_without_data_are_skipped_with_a_note() {
     // Issue #24: a fitting flag the existing fit was not made with is not silently ignored:
     // the report fits again with it (and says so).
     let held =
-        ReportArgs { holdout_top: Some(2), bootstrap: Some(0), starts: Some(StartsArg::Coarse), ..args };
+        ReportOptions { holdout_top: Some(2), bootstrap: Some(0), starts: Some(Starts::Coarse), ..args };
     run_report(&held).expect("report with a hold-out");
     let fit = read_report(&t.path().join("fit.json")).expect("fit.json");
     assert_eq!(fit.conventions.holdout_top, 2, "the report's --holdout-top reached fit.json");
@@ -244,7 +244,7 @@ fn figures_without_data_are_skipped_with_a_note() {
 #[test]
 fn bad_input_is_an_input_error() {
     let t = tempfile::tempdir().expect("tempdir");
-    let args = |dir: PathBuf| ReportArgs {
+    let args = |dir: PathBuf| ReportOptions {
         results_dir: dir,
         out: None,
         refit: false,

@@ -1,14 +1,16 @@
-//! End-to-end tests of `scalinglab fit` / `predict`: a results folder built from
-//! [`RunResult`](crate::results::RunResult)s, `--group-by`, CSV input with seed replicates, and
-//! degenerate inputs that must be input errors (exit code 2).
+//! End-to-end tests of `scalinglab fit` / `predict` from their flags: a results folder built
+//! from [`RunResult`](crate::results::RunResult)s, `--group-by`, CSV input with seed
+//! replicates, and degenerate inputs that must be input errors (exit code 2).
 
-use super::cli::{fit_report, FitArgs};
-use super::schema::FitReport;
-use super::summary::render;
+use super::fit::FitArgs;
+use super::predict::PredictArgs;
 use crate::error::is_input_error;
 use crate::fit::law::ChinchillaLaw;
-use crate::fit::predict::{read_report, run_predict, PredictArgs};
+use crate::fit::predict::{read_report, run_predict, PredictRequest};
+use crate::fit::schema::FitReport;
 use crate::fit::source::tests::run;
+use crate::fit::summary::render;
+use crate::fit::{fit_report, FitRequest};
 use crate::results::write_json_atomic;
 use crate::results::{CurvePoint, ResultsDir, RunStatus};
 use clap::Parser;
@@ -19,8 +21,11 @@ struct Cli {
     fit: FitArgs,
 }
 
-fn args(list: &[&str]) -> FitArgs {
-    Cli::try_parse_from(std::iter::once("fit").chain(list.iter().copied())).expect("valid flags").fit
+fn args(list: &[&str]) -> FitRequest {
+    Cli::try_parse_from(std::iter::once("fit").chain(list.iter().copied()))
+        .expect("valid flags")
+        .fit
+        .request()
 }
 
 const LAW: ChinchillaLaw = ChinchillaLaw { e: 1.7, a: 300.0, b: 2000.0, alpha: 0.34, beta: 0.36 };
@@ -98,7 +103,7 @@ fn fits_a_results_dir_and_predicts_from_it() {
     let h = g.holdout.as_ref().expect("holdout");
     assert_eq!(h.runs.len(), 2);
     assert!(render(&report).contains("Approach 3"));
-    let p = PredictArgs {
+    let p = PredictRequest {
         fit_json: out,
         flops: Some(1e18),
         params: None,
@@ -298,7 +303,7 @@ fn predict_refuses_another_schema_version() {
         serde_json::from_str(&std::fs::read_to_string(&out).expect("read")).expect("json");
     v["schema_version"] = serde_json::json!(999);
     std::fs::write(&out, serde_json::to_string(&v).expect("json")).expect("write");
-    let p = PredictArgs {
+    let p = PredictRequest {
         fit_json: out,
         flops: Some(1e18),
         params: None,
@@ -321,11 +326,11 @@ fn a_negative_number_is_one_line_with_the_fix() {
         p: PredictArgs,
     }
     let p = P::try_parse_from(["predict", "fit.json", "--flops", "-1"]).expect("-1 parses as a number").p;
-    let e = run_predict(&p).expect_err("negative");
+    let e = run_predict(&p.request()).expect_err("negative");
     let msg = e.to_string();
     assert!(is_input_error(&e) && msg.contains("--flops -1") && msg.contains("fix:"), "{msg}");
     assert_eq!(msg.lines().count(), 1, "{msg}");
     let a = Cli::try_parse_from(["fit", "x", "--reference-flops", "-5"]).expect("parses").fit;
-    let e = fit_report(&a).expect_err("negative");
+    let e = fit_report(&a.request()).expect_err("negative");
     assert!(is_input_error(&e) && e.to_string().contains("--reference-flops -5"), "{e:#}");
 }

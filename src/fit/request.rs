@@ -1,108 +1,104 @@
-//! `scalinglab fit`: arguments and the command itself. Data (the summary) goes to stdout;
-//! progress and warnings go to stderr; fit.json is written atomically.
+//! `scalinglab fit` as a library call: a [`FitRequest`] (the command line's flags as plain
+//! values) is checked, its runs loaded and every group fitted, and the [`FitReport`] written
+//! to fit.json atomically. [`run_fit`] is the command: the summary (data) goes to stdout,
+//! progress and warnings to stderr.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use super::approach3::{Approach3Options, StartGrid};
+use super::approach3::{Approach3Options, Starts};
 use super::bootstrap::BootstrapOptions;
 use super::data::{make_cells, RunPoint};
 use super::ident::design;
-use crate::fmt::fmt_num;
 use super::multistart::FitOptions;
 use super::pipeline::{fit_group, PipelineOptions};
 use super::schema::{Conventions, CurvePoints, FitReport, Source, FIT_SCHEMA_VERSION};
 use super::source::{load_results, FlopsConvention, Loaded, ParamsConvention};
 use super::summary::render;
 use crate::error::input_err;
+use crate::fmt::fmt_num;
 use crate::results::write_json_atomic;
 
-/// Starting grid for Approach 3 (command-line names).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum StartsArg {
-    /// 4,500 starts (Besiroglu et al. 2024).
-    Full,
-    /// 108 starts (quick look).
-    Coarse,
-}
-
-/// Arguments of `scalinglab fit`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct FitArgs {
-    /// Results folder of a sweep (runs/*.json, curves/*.jsonl); runs with status ok are used.
-    #[arg(value_name = "RESULTS_DIR", required_unless_present = "csv", conflicts_with = "csv")]
+/// Everything `scalinglab fit` is asked to do: the command line's flags as plain values
+/// (`cli::fit` parses them; `report` builds one to fit a results folder). [`Default`] gives
+/// the command line's defaults, with no input chosen.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FitRequest {
+    /// Results folder of a sweep (runs/*.json, curves/*.jsonl); exclusive with `csv`.
     pub results_dir: Option<PathBuf>,
-    /// Read points from a CSV with columns N,D,loss or N,C,loss (optional group, seed, flops_budget).
-    #[arg(long, value_name = "FILE")]
+    /// CSV with columns N,D,loss or N,C,loss (`--csv`).
     pub csv: Option<PathBuf>,
-    /// Where to write fit.json (default: RESULTS_DIR/fit.json, or ./fit.json with --csv).
-    #[arg(long, value_name = "FILE")]
+    /// Where to write fit.json (default: RESULTS_DIR/fit.json, or ./fit.json with `csv`).
     pub out: Option<PathBuf>,
-    /// Parameter count used as N: total (Chinchilla) or nonembedding (Kaplan).
-    #[arg(long, value_name = "CONV", value_enum, default_value = "total")]
+    /// Parameter count used as N.
     pub params: ParamsConvention,
-    /// FLOP count used as C: 6nd (6·N·D) or exact (forward+backward count).
-    #[arg(long, value_name = "CONV", value_enum, default_value = "6nd")]
+    /// FLOP count used as C.
     pub flops: FlopsConvention,
-    /// Fit each value of this spec key separately and show the exponents side by side.
-    #[arg(long, value_name = "KEY")]
+    /// Fit each value of this spec key separately.
     pub group_by: Option<String>,
-    /// Training-curve points for Approach 1: auto (all for cosine/constant, final for wsd), all, final.
-    #[arg(long, value_name = "WHICH", value_enum, default_value = "auto")]
+    /// Training-curve points for Approach 1.
     pub curve_points: CurvePoints,
-    /// Bootstrap replicates for 95% intervals (0 = none; 200 is a good choice).
-    #[arg(long, value_name = "K", default_value_t = 0)]
+    /// Bootstrap replicates for 95% intervals (0 = none).
     pub bootstrap: usize,
-    /// Bootstrap: also resample seeds within each drawn cell (two-stage; conservative). By
-    /// default whole cells are resampled and carry seed noise through their means.
-    #[arg(long)]
+    /// Bootstrap: also resample seeds within each drawn cell (two-stage).
     pub resample_seeds: bool,
     /// Seed of the bootstrap RNG.
-    #[arg(long, value_name = "SEED", default_value_t = 0)]
     pub seed: u64,
-    /// Hold out the K largest-compute cells and check the forecast of each.
-    #[arg(long, value_name = "K", default_value_t = 0)]
+    /// Hold out the K largest-compute cells and check their forecast (0 = none).
     pub holdout_top: usize,
     /// Also fit every Kaplan form with an irreducible term E.
-    #[arg(long)]
     pub kaplan_e: bool,
-    /// Compute at which to report tokens per parameter, FLOPs (default: the largest C in the data).
-    #[arg(long, value_name = "C", allow_negative_numbers = true)]
+    /// Compute at which to report tokens per parameter, FLOPs (default: the largest C).
     pub reference_flops: Option<f64>,
-    /// Approach 3 starting grid: full (4,500 starts) or coarse (108).
-    #[arg(long, value_name = "GRID", value_enum, default_value = "full")]
-    pub starts: StartsArg,
-    /// Run every start on every row. By default, with more than 1,024 rows the start grids run
-    /// on 512 evenly strided rows and the best points are polished on all rows (linear time).
-    #[arg(long)]
+    /// Approach 3 starting grid.
+    pub starts: Starts,
+    /// Run every start on every row (`--all-rows`; by default large data sets run the start
+    /// grid on a subsample and polish on all rows).
     pub all_rows: bool,
     /// Approach 2 without flops_budget: a gap over this many decades of C starts a new budget.
-    #[arg(long, value_name = "DECADES", default_value_t = 0.05, allow_negative_numbers = true)]
     pub isoflop_gap: f64,
-    /// Fit even when every run shares one N or one D (the report then says what is undetermined).
-    #[arg(long)]
+    /// Fit even when every run shares one N or one D.
     pub allow_degenerate: bool,
-    /// Pool runs whose settings differ in more than sizes, budgets and seeds (corpus, context,
-    /// schedule, ...). By default that is an error naming the keys; `--group-by KEY` fits each
-    /// value of KEY separately instead.
-    #[arg(long)]
+    /// Pool runs whose settings differ in more than sizes, budgets and seeds.
     pub allow_mixed: bool,
-    /// Replace an existing fit.json even when it was made with more (bootstrap replicates,
-    /// hold-out, another convention or E bound); by default that is refused.
-    #[arg(long)]
+    /// Replace an existing fit.json even when it was made with more.
     pub overwrite: bool,
-    /// Lower bound on E in every fit with an irreducible term, nats/token: a number, or `runs`
-    /// for the corpus entropy floor the runs recorded (synthetic corpora). No model can go
-    /// below that floor, so neither can E; bounding it narrows α and β when E is poorly
-    /// determined. Off by default.
-    #[arg(long, value_name = "NATS|runs")]
+    /// Lower bound on E as given: a number of nats/token, or `runs` for the corpus entropy
+    /// floor the runs recorded (resolved, and checked, once the runs are loaded).
     pub e_floor: Option<String>,
 }
 
+impl Default for FitRequest {
+    fn default() -> Self {
+        FitRequest {
+            results_dir: None,
+            csv: None,
+            out: None,
+            params: ParamsConvention::Total,
+            flops: FlopsConvention::SixNd,
+            group_by: None,
+            curve_points: CurvePoints::Auto,
+            bootstrap: 0,
+            resample_seeds: false,
+            seed: 0,
+            holdout_top: 0,
+            kaplan_e: false,
+            reference_flops: None,
+            starts: Starts::Full,
+            all_rows: false,
+            isoflop_gap: 0.05,
+            allow_degenerate: false,
+            allow_mixed: false,
+            overwrite: false,
+            e_floor: None,
+        }
+    }
+}
+
 /// Resolves `--e-floor` against the loaded runs.
-fn e_floor(args: &FitArgs, loaded: &Loaded) -> Result<Option<f64>> {
+fn e_floor(args: &FitRequest, loaded: &Loaded) -> Result<Option<f64>> {
     let Some(v) = args.e_floor.as_deref() else { return Ok(None) };
     if v == "runs" {
         return match loaded.entropy_floor {
@@ -121,7 +117,7 @@ fn e_floor(args: &FitArgs, loaded: &Loaded) -> Result<Option<f64>> {
     }
 }
 
-fn load(args: &FitArgs) -> Result<(Source, Loaded)> {
+fn load(args: &FitRequest) -> Result<(Source, Loaded)> {
     match (&args.results_dir, &args.csv) {
         (Some(dir), None) => {
             let loaded =
@@ -180,7 +176,7 @@ fn check_degenerate(points: &[RunPoint], what: &str, allow: bool) -> Result<()> 
 }
 
 /// Where the fit is written: `--out`, else `RESULTS_DIR/fit.json`, else `./fit.json`.
-fn out_path(args: &FitArgs) -> PathBuf {
+fn out_path(args: &FitRequest) -> PathBuf {
     match (&args.out, &args.results_dir) {
         (Some(o), _) => o.clone(),
         (None, Some(dir)) => dir.join("fit.json"),
@@ -190,7 +186,7 @@ fn out_path(args: &FitArgs) -> PathBuf {
 
 /// What an existing fit at `out` has that a fit with `args` would lose (fewer bootstrap
 /// replicates, no hold-out, another convention, grouping or E bound); empty when nothing.
-pub fn poorer_than_existing(out: &Path, args: &FitArgs) -> Vec<String> {
+pub fn poorer_than_existing(out: &Path, args: &FitRequest) -> Vec<String> {
     let Ok(old) = super::predict::read_report(out) else { return Vec::new() };
     let c = &old.conventions;
     let mut lost = Vec::new();
@@ -214,7 +210,7 @@ pub fn poorer_than_existing(out: &Path, args: &FitArgs) -> Vec<String> {
 
 /// Fits everything `args` asks for, writes fit.json, prints the summary; returns the report.
 /// An existing fit that this one would make poorer is kept (input error) unless `--overwrite`.
-pub fn fit_report(args: &FitArgs) -> Result<(FitReport, PathBuf)> {
+pub fn fit_report(args: &FitRequest) -> Result<(FitReport, PathBuf)> {
     if let Some(c) = args.reference_flops.filter(|c| !(c.is_finite() && *c > 0.0)) {
         return Err(input_err(format!(
             "--reference-flops {c}: must be a positive finite number; fix: e.g. --reference-flops 1e15"
@@ -258,7 +254,7 @@ pub fn fit_report(args: &FitArgs) -> Result<(FitReport, PathBuf)> {
     }
     let opts = PipelineOptions {
         a3: Approach3Options {
-            grid: if args.starts == StartsArg::Full { StartGrid::Besiroglu } else { StartGrid::Coarse },
+            grid: args.starts.grid(),
             fit: FitOptions {
                 e_floor: e_floor(args, &loaded)?,
                 coarse_rows: if args.all_rows { 0 } else { crate::fit::multistart::COARSE_ROWS },
@@ -334,7 +330,7 @@ pub fn fit_report(args: &FitArgs) -> Result<(FitReport, PathBuf)> {
 }
 
 /// `scalinglab fit`.
-pub fn run_fit(args: &FitArgs) -> Result<()> {
+pub fn run_fit(args: &FitRequest) -> Result<()> {
     let spinner = LateSpinner::start("fitting (Approach 3 start grid, Kaplan laws, Approaches 1 and 2)");
     let fitted = fit_report(args);
     drop(spinner);
