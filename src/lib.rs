@@ -11,6 +11,7 @@
 pub mod cli;
 pub mod config;
 pub mod corpus;
+pub mod cpu;
 pub mod error;
 pub mod fit;
 pub mod fmt;

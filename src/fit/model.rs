@@ -13,7 +13,8 @@
 //! as Besiroglu et al. 2024 stress (the mean rescales the objective by 1/n and, with a fixed
 //! optimizer tolerance, stops early). Parameters are ordered `[c_1..c_K, α_1..α_K, e]`.
 
-use super::vmath::{exp, fmadd, ln};
+use super::vmath::{exp, ln};
+use crate::cpu::{multiversion, BaselineFma, Fma, Isa};
 
 /// Default Huber threshold on log-loss residuals (Hoffmann et al. 2022; Besiroglu et al. 2024).
 pub const HUBER_DELTA: f64 = 1e-3;
@@ -128,8 +129,6 @@ pub struct PackedData {
     log_loss: Vec<f64>,
     /// Weights; 0 for the padding.
     weight: Vec<f64>,
-    /// The objective's inner loop compiled for the best instruction set this CPU has.
-    kernel: Kernel,
 }
 
 /// Coefficients of one evaluation: u_k = c_k + na_k·z_k (na = −α), u_E = `pe`.
@@ -142,9 +141,6 @@ struct Coef {
     pe: f64,
     delta: f64,
 }
-
-/// Σ w·H and the five gradient sums (∂c_0, Σ ψ t_0 z_0/S, ∂c_1, Σ ψ t_1 z_1/S, ∂e).
-type Kernel = fn(&PackedData, &Coef) -> [f64; 6];
 
 impl PackedData {
     /// Packs `data` for `spec`.
@@ -162,7 +158,6 @@ impl PackedData {
             z1: col(&|i| v1.map_or(0.0, |v| data.z[i][v])),
             log_loss: col(&|i| data.log_loss[i]),
             weight: col(&|i| data.weight[i]),
-            kernel: pick_kernel(),
         }
     }
 
@@ -174,7 +169,7 @@ impl PackedData {
         let pe = if spec.with_e { p[2 * k] } else { f64::NEG_INFINITY };
         let (c1, na1) = if k == 2 { (p[1], -p[3]) } else { (f64::NEG_INFINITY, 0.0) };
         let coef = Coef { c0: p[0], na0: -p[k], c1, na1, pe, delta };
-        let [total, g0, gz0, g1, gz1, ge] = (self.kernel)(self, &coef);
+        let [total, g0, gz0, g1, gz1, ge] = objective_sums(Isa::detected(), self, &coef);
         grad[0] = g0;
         grad[k] = -gz0;
         if k == 2 {
@@ -188,48 +183,13 @@ impl PackedData {
     }
 }
 
-/// The kernel for this CPU: AVX-512 or AVX2 (with FMA) where present, else portable code.
-/// The AVX-512 and AVX2 kernels give identical bits (see [`vmath`](super::vmath)); the
-/// portable one does too where the build targets a CPU with FMA, and otherwise rounds a·b + c
-/// twice (a software `mul_add` would be ~20 times slower there).
-fn pick_kernel() -> Kernel {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("fma") {
-            return kernel_avx512;
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-            return kernel_avx2;
-        }
-    }
-    kernel_portable
-}
-
-#[cfg(target_arch = "x86_64")]
-fn kernel_avx512(d: &PackedData, c: &Coef) -> [f64; 6] {
-    #[target_feature(enable = "avx512f,fma")]
-    fn inner(d: &PackedData, c: &Coef) -> [f64; 6] {
-        kernel_body::<true>(d, c)
-    }
-    // SAFETY: pick_kernel returns this only after detecting AVX-512F and FMA.
-    unsafe { inner(d, c) }
-}
-
-#[cfg(target_arch = "x86_64")]
-fn kernel_avx2(d: &PackedData, c: &Coef) -> [f64; 6] {
-    #[target_feature(enable = "avx2,fma")]
-    fn inner(d: &PackedData, c: &Coef) -> [f64; 6] {
-        kernel_body::<true>(d, c)
-    }
-    // SAFETY: pick_kernel returns this only after detecting AVX2 and FMA.
-    unsafe { inner(d, c) }
-}
-
-/// Whether the build's baseline CPU has fused multiply-add (always on AArch64).
-const BASELINE_FMA: bool = cfg!(any(target_feature = "fma", target_arch = "aarch64"));
-
-fn kernel_portable(d: &PackedData, c: &Coef) -> [f64; 6] {
-    kernel_body::<BASELINE_FMA>(d, c)
+multiversion! {
+    /// Σ w·H and the five gradient sums (∂c_0, Σ ψ t_0 z_0/S, ∂c_1, Σ ψ t_1 z_1/S, ∂e) by
+    /// [`kernel_body`], compiled for `isa` (`crate::cpu`). The AVX-512 and AVX2 variants give
+    /// identical bits (see [`vmath`](super::vmath)); the portable one does too where the build
+    /// targets a CPU with FMA, and otherwise rounds a·b + c twice (a software `mul_add` would be
+    /// ~20 times slower there).
+    fn objective_sums(d: &PackedData, c: &Coef) -> [f64; 6] = kernel_body, portable BaselineFma;
 }
 
 /// Observations per block of [`kernel_body`], and number of partial sums: observation i is
@@ -253,8 +213,8 @@ fn direct_ok(s: f64) -> bool {
 /// revisited, scalar, adding those observations' max-shifted form to their partial sums (each
 /// partial sum receives one observation per block, so the order of additions is unchanged).
 #[inline(always)]
-fn kernel_body<const FUSED: bool>(d: &PackedData, c: &Coef) -> [f64; 6] {
-    let (exp, ln, fma) = (exp::<FUSED>, ln::<FUSED>, fmadd::<FUSED>);
+fn kernel_body<F: Fma>(d: &PackedData, c: &Coef) -> [f64; 6] {
+    let (exp, ln, fma) = (exp::<F>, ln::<F>, F::fma64);
     let ee = exp(c.pe);
     // Cache-line aligned: every vector add into a partial sum is then one aligned load/store.
     #[repr(align(64))]
@@ -357,6 +317,7 @@ pub fn huber(r: f64, delta: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cpu::{HwFma, SoftFma};
 
     fn data() -> LogData {
         let mut d = LogData::default();
@@ -485,16 +446,7 @@ mod tests {
             d.weight.push(1.0 + (i % 3) as f64);
         }
         let packed = PackedData::new(PowerSum::CHINCHILLA, &d);
-        let mut kernels: Vec<(&str, Kernel)> = Vec::new();
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("fma") {
-                kernels.push(("avx512", kernel_avx512));
-            }
-            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-                kernels.push(("avx2", kernel_avx2));
-            }
-        }
+        let vector: Vec<Isa> = Isa::supported().into_iter().filter(|&i| i > Isa::Scalar).collect();
         // Direct form, max-shifted form in some observations, and in all of them.
         for (c0, na0, c1, na1, pe) in
             [(5.0, -0.4, 6.0, -0.3, 0.5), (470.0, -1.0, 6.0, -0.3, 0.5), (-900.0, -0.4, -700.0, -0.3, -800.0)]
@@ -502,12 +454,21 @@ mod tests {
             let coef = Coef { c0, na0, c1, na1, pe, delta: 1e-3 };
             // The fused kernel body compiled without target features (libm `fma` calls):
             // the reference for every vectorised kernel on this machine.
-            let want = kernel_body::<true>(&packed, &coef);
+            let want = kernel_body::<HwFma>(&packed, &coef);
             assert!(want.iter().all(|v| v.is_finite()), "{want:?}");
-            for (name, k) in &kernels {
-                assert_eq!(k(&packed, &coef).map(f64::to_bits), want.map(f64::to_bits), "{name}");
+            for isa in &vector {
+                assert_eq!(
+                    objective_sums(*isa, &packed, &coef).map(f64::to_bits),
+                    want.map(f64::to_bits),
+                    "{isa:?}"
+                );
             }
-            let unfused = kernel_body::<false>(&packed, &coef);
+            let portable = kernel_body::<BaselineFma>(&packed, &coef);
+            assert_eq!(
+                objective_sums(Isa::Scalar, &packed, &coef).map(f64::to_bits),
+                portable.map(f64::to_bits)
+            );
+            let unfused = kernel_body::<SoftFma>(&packed, &coef);
             for (u, w) in unfused.iter().zip(&want) {
                 assert!((u - w).abs() <= 1e-12 * w.abs().max(1e-300), "{unfused:?} vs {want:?}");
             }

@@ -7,11 +7,11 @@
 //! checks compile to selects), so once inlined into a loop over observations LLVM evaluates
 //! them four (AVX2) or eight (AVX-512) lanes at a time.
 //!
-//! `FUSED` picks [`f64::mul_add`] (one rounding; used where the CPU has FMA) or a separate
-//! multiply and add (for CPUs without it, where `mul_add` would be a slow libm call). Both are
-//! within 1 ulp of the correctly rounded result (tested against std below). Whichever
-//! instruction set runs them, the same `FUSED` gives the same bits: LLVM never fuses,
-//! contracts or reassociates floating-point operations on its own.
+//! The `crate::cpu::Fma` policy `F` picks [`f64::mul_add`] (one rounding, `HwFma`; used where the CPU has
+//! FMA) or a separate multiply and add (`SoftFma`, for CPUs without it, where `mul_add` would
+//! be a slow libm call). Both are within 1 ulp of the correctly rounded result (tested against
+//! std below). Whichever instruction set runs them, the same policy gives the same bits: LLVM
+//! never fuses, contracts or reassociates floating-point operations on its own.
 //!
 //! * `exp(x)`: Cody & Waite (1980) reduction k = round(x/ln 2), r = x − k·ln2_hi − k·ln2_lo,
 //!   with ln 2 split into a 32-bit head (k·ln2_hi exact for |k| < 2^20) and a tail, so
@@ -27,27 +27,20 @@
 //!   (|error| < 2^−58.45), and ln x = k·ln2_hi − ((f²/2 − (s·(f²/2 + R) + k·ln2_lo)) − f).
 //!   Zero, negative, subnormal, infinite and NaN inputs give unspecified values.
 
+use crate::cpu::Fma;
+
 /// 1.5·2^52: adding it to |y| < 2^51 rounds y to an integer held in the low mantissa bits.
 const SHIFT: f64 = 6_755_399_441_055_744.0;
+
 /// ln 2 split so that k·LN2_HI is exact for |k| < 2^20 (fdlibm's `ln2_hi`, `ln2_lo`, by
 /// their bit patterns).
 const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
 const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
 
-/// a·b + c: fused (one rounding) when `FUSED`, else a rounded product plus c.
-#[inline(always)]
-pub fn fmadd<const FUSED: bool>(a: f64, b: f64, c: f64) -> f64 {
-    if FUSED {
-        a.mul_add(b, c)
-    } else {
-        a * b + c
-    }
-}
-
 /// e^x (module docs: Cody–Waite reduction, degree-13 Taylor polynomial), branch-free.
 #[inline(always)]
-pub fn exp<const FUSED: bool>(x: f64) -> f64 {
-    let fma = fmadd::<FUSED>;
+pub(crate) fn exp<F: Fma>(x: f64) -> f64 {
+    let fma = F::fma64;
     // t = round(x·log2 e) + SHIFT; k = t − SHIFT, and the bits of t minus the bits of SHIFT
     // are k as a two's-complement integer.
     let t = fma(x, std::f64::consts::LOG2_E, SHIFT);
@@ -96,8 +89,8 @@ pub fn exp<const FUSED: bool>(x: f64) -> f64 {
 
 /// ln x for positive normal x (module docs: fdlibm's algorithm), branch-free.
 #[inline(always)]
-pub fn ln<const FUSED: bool>(x: f64) -> f64 {
-    let fma = fmadd::<FUSED>;
+pub(crate) fn ln<F: Fma>(x: f64) -> f64 {
+    let fma = F::fma64;
     const SQRT_HALF_BITS: u64 = 0x3fe6_a09e_667f_3bcd;
     // fdlibm's Lg1..Lg7, by their bit patterns.
     const LG: [f64; 7] = [
@@ -129,6 +122,7 @@ pub fn ln<const FUSED: bool>(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cpu::{HwFma, SoftFma};
     use rand::{Rng, SeedableRng};
 
     /// Distance in units in the last place between two finite doubles of the same sign.
@@ -140,7 +134,7 @@ mod tests {
         xs.iter().map(|&x| f(x)).collect()
     }
 
-    /// Largest distance in ulps from std over `xs`, for both `FUSED` variants.
+    /// Largest distance in ulps from std over `xs`, for both policies (fused, unfused).
     fn worst(xs: &[f64], fused: fn(f64) -> f64, unfused: fn(f64) -> f64, std: fn(f64) -> f64) -> [u64; 2] {
         [fused, unfused]
             .map(|f| xs.iter().zip(apply(xs, f)).map(|(x, y)| ulps(std(*x), y)).max().unwrap_or(0))
@@ -155,15 +149,15 @@ mod tests {
         // Halfway points of the reduction and the ends of the domain.
         xs.extend((-1020..=1022).map(|k| (k as f64 + 0.5) * std::f64::consts::LN_2));
         xs.extend([0.0, -0.0, -707.0, 709.0, 1e-300, -1e-300]);
-        let w = worst(&xs, exp::<true>, exp::<false>, f64::exp);
+        let w = worst(&xs, exp::<HwFma>, exp::<SoftFma>, f64::exp);
         assert!(w[0] <= 1 && w[1] <= 1, "worst exp error {w:?} ulp (fused, unfused)");
-        assert_eq!((exp::<true>(0.0), exp::<false>(0.0)), (1.0, 1.0));
+        assert_eq!((exp::<HwFma>(0.0), exp::<SoftFma>(0.0)), (1.0, 1.0));
     }
 
     #[test]
     fn exp_outside_its_domain() {
         let xs = [-708.0, -1e308, f64::NEG_INFINITY, 709.5, 1e308, f64::INFINITY, f64::NAN];
-        for got in [apply(&xs, exp::<true>), apply(&xs, exp::<false>)] {
+        for got in [apply(&xs, exp::<HwFma>), apply(&xs, exp::<SoftFma>)] {
             assert_eq!(&got[..3], &[0.0, 0.0, 0.0]);
             assert_eq!(&got[3..6], &[f64::INFINITY; 3]);
             assert!(got[6].is_nan());
@@ -181,8 +175,8 @@ mod tests {
         xs.extend((0..20_000).map(|_| std::f64::consts::FRAC_1_SQRT_2 * (1.0 + rng.gen_range(-1e-6..1e-6))));
         xs.extend((0..20_000).map(|_| std::f64::consts::SQRT_2 * (1.0 + rng.gen_range(-1e-6..1e-6))));
         xs.extend([1.0, 2.0, 0.5, f64::MIN_POSITIVE, f64::MAX, 1e-200, 1e200]);
-        let w = worst(&xs, ln::<true>, ln::<false>, f64::ln);
+        let w = worst(&xs, ln::<HwFma>, ln::<SoftFma>, f64::ln);
         assert!(w[0] <= 1 && w[1] <= 1, "worst ln error {w:?} ulp (fused, unfused)");
-        assert_eq!((ln::<true>(1.0), ln::<false>(1.0)), (0.0, 0.0));
+        assert_eq!((ln::<HwFma>(1.0), ln::<SoftFma>(1.0)), (0.0, 0.0));
     }
 }

@@ -1,22 +1,17 @@
 //! Vector building blocks for the fused kernels: lane-wise `exp` and `erf`, fixed-order
-//! reductions, runtime ISA dispatch and the row-parallel driver.
-//!
-//! **How the kernels vectorise.** Every kernel is a generic `#[inline(always)]` function over
-//! plain `f32` slices, written branch-free (compares become selects) so that LLVM's loop
-//! vectoriser turns it into packed code. [`multiversion!`] compiles each kernel three times:
-//! inside a `#[target_feature(enable = "avx512f,…,fma")]` wrapper (16-lane zmm code), inside an
-//! `avx2,fma` wrapper (8-lane ymm code) and as portable code; the variant is picked at run time
-//! from `is_x86_feature_detected!`. No intrinsics are needed, so the only `unsafe` is the call
-//! into a `#[target_feature]` function after the feature check.
+//! reductions and the row-parallel driver. The run-time ISA dispatch (`Isa`, the `Fma`
+//! policies, `multiversion!`) is the crate's one CPU-dispatch module, [`crate::cpu`], shared
+//! with the fit objective; it is re-exported here for the kernels.
 //!
 //! **Determinism.** LLVM may not reorder a float reduction, so reductions are written with
 //! [`L`] explicit lane accumulators (lane `l` sums elements `l, l + L, l + 2L, …`) followed by
 //! a fixed pairwise tree. The order depends only on the row length, never on the thread count;
 //! rayon only ever splits work *between* rows ([`par_rows`]).
 
-use std::sync::OnceLock;
-
 use rayon::prelude::*;
+
+pub use crate::cpu::Isa;
+pub(crate) use crate::cpu::{multiversion, Fma};
 
 /// Lanes of the explicit reduction accumulators (one AVX-512 register of f32).
 pub(crate) const L: usize = 16;
@@ -25,111 +20,6 @@ pub(crate) const L: usize = 16;
 /// grouped so every task carries at least this much work (≈ 64 KiB of f32), which keeps the
 /// scheduling cost (a few µs per task) under a few percent.
 pub(crate) const TASK_ELEMS: usize = 1 << 14;
-
-/// Fused multiply-add policy: hardware FMA where the target has it, `a * b + c` otherwise (a
-/// software `fmaf` call without the `fma` feature would be far slower than two roundings).
-pub(crate) trait Fma {
-    /// `a * b + c`.
-    fn fma(a: f32, b: f32, c: f32) -> f32;
-}
-
-/// One rounding, compiled to `vfmadd` inside the `fma` target-feature wrappers.
-pub(crate) struct HwFma;
-
-impl Fma for HwFma {
-    #[inline(always)]
-    fn fma(a: f32, b: f32, c: f32) -> f32 {
-        a.mul_add(b, c)
-    }
-}
-
-/// Two roundings, for the portable fallback.
-pub(crate) struct SoftFma;
-
-impl Fma for SoftFma {
-    #[inline(always)]
-    fn fma(a: f32, b: f32, c: f32) -> f32 {
-        a * b + c
-    }
-}
-
-/// Instruction sets the kernels are compiled for, in increasing order of capability.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Isa {
-    /// Portable code (whatever the compile target allows, SSE2 on x86-64).
-    Scalar,
-    /// AVX2 + FMA, 8 lanes.
-    Avx2,
-    /// AVX-512 F/VL/DQ/BW + FMA, 16 lanes.
-    Avx512,
-}
-
-impl Isa {
-    /// The best instruction set this CPU supports (detected once, then cached).
-    pub fn detected() -> Isa {
-        static ISA: OnceLock<Isa> = OnceLock::new();
-        *ISA.get_or_init(|| {
-            #[cfg(target_arch = "x86_64")]
-            {
-                let v3 = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
-                let v4 = v3
-                    && is_x86_feature_detected!("avx512f")
-                    && is_x86_feature_detected!("avx512vl")
-                    && is_x86_feature_detected!("avx512dq")
-                    && is_x86_feature_detected!("avx512bw");
-                if v4 {
-                    return Isa::Avx512;
-                }
-                if v3 {
-                    return Isa::Avx2;
-                }
-            }
-            Isa::Scalar
-        })
-    }
-
-    /// Every instruction set this CPU can run, weakest first (for cross-checking kernels).
-    pub fn supported() -> Vec<Isa> {
-        [Isa::Scalar, Isa::Avx2, Isa::Avx512].into_iter().filter(|&i| i <= Isa::detected()).collect()
-    }
-}
-
-/// Defines `fn $name(isa: Isa, args…)` that runs the generic kernel `$imp::<F: Fma>(args…)`
-/// compiled for the requested instruction set, capped at what the CPU supports. `$imp` must be
-/// `#[inline(always)]` (as must everything it calls): otherwise LLVM may keep one out-of-line
-/// copy compiled without the target features, and `mul_add` there becomes a libm `fmaf` call.
-macro_rules! multiversion {
-    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? = $imp:ident;) => {
-        $(#[$meta])*
-        $vis fn $name(isa: $crate::model::fused::simd::Isa, $($arg: $ty),*) $(-> $ret)? {
-            #[allow(unused_imports)]
-            use $crate::model::fused::simd::{HwFma, Isa, SoftFma};
-            // Never run code for a richer ISA than the CPU has, whatever the caller asked.
-            let isa = isa.min(Isa::detected());
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")]
-                unsafe fn v4($($arg: $ty),*) $(-> $ret)? {
-                    $imp::<HwFma>($($arg),*)
-                }
-                #[target_feature(enable = "avx2,fma")]
-                unsafe fn v3($($arg: $ty),*) $(-> $ret)? {
-                    $imp::<HwFma>($($arg),*)
-                }
-                match isa {
-                    // SAFETY: `isa` is capped at `Isa::detected()`, which returns `Avx512` only
-                    // after `is_x86_feature_detected!` confirmed every feature `v4` enables.
-                    Isa::Avx512 => return unsafe { v4($($arg),*) },
-                    // SAFETY: as above, `Avx2` is only reachable when avx2 and fma were detected.
-                    Isa::Avx2 => return unsafe { v3($($arg),*) },
-                    Isa::Scalar => {}
-                }
-            }
-            $imp::<SoftFma>($($arg),*)
-        }
-    };
-}
-pub(crate) use multiversion;
 
 /// `x` clamped to `[lo, hi]` with NaN passed through (so a diverged run stays visibly NaN).
 #[inline(always)]
