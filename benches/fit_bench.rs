@@ -8,10 +8,10 @@
 use std::time::Instant;
 
 use rand::{Rng, SeedableRng};
-use scalinglab::fit::approach3::{fit_approach3, Approach3Options};
-use scalinglab::fit::bootstrap::{bootstrap_approach3, BootstrapOptions};
-use scalinglab::fit::data::{make_cells, RunPoint};
-use scalinglab::fit::synth::{normal, point, random_law};
+use scalinglab::fit::input::data::{make_cells, RunPoint};
+use scalinglab::fit::input::synth::{normal, point, random_law};
+use scalinglab::fit::laws::approach3::{fit_approach3, Approach3Options};
+use scalinglab::fit::uncertainty::bootstrap::{bootstrap_approach3, BootstrapOptions};
 
 /// Process CPU seconds (user + system); NaN where /proc is unavailable.
 fn cpu_seconds() -> f64 {

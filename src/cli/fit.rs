@@ -7,9 +7,9 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::fit::approach3::Starts;
+use crate::fit::input::source::{FlopsConvention, ParamsConvention};
+use crate::fit::laws::approach3::Starts;
 use crate::fit::schema::CurvePoints;
-use crate::fit::source::{FlopsConvention, ParamsConvention};
 use crate::fit::{run_fit, FitRequest};
 
 /// Starting grid for Approach 3 (command-line names).

@@ -5,11 +5,12 @@
 use super::fit::FitArgs;
 use super::predict::PredictArgs;
 use crate::error::is_input_error;
+use crate::fit::forecast::predict::{run_predict, PredictRequest};
+use crate::fit::input::source::tests::run;
 use crate::fit::law::ChinchillaLaw;
-use crate::fit::predict::{read_report, run_predict, PredictRequest};
+use crate::fit::pipeline::summary::render;
+use crate::fit::schema::read_report;
 use crate::fit::schema::FitReport;
-use crate::fit::source::tests::run;
-use crate::fit::summary::render;
 use crate::fit::{fit_report, FitRequest};
 use crate::results::write_json_atomic;
 use crate::results::{CurvePoint, ResultsDir, RunStatus};

@@ -35,25 +35,26 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ChinchillaLaw {
     /// E: irreducible loss, nats/token. JSON key `E` (fit.json schema 2; `e` in schema 1).
-    #[serde(with = "crate::fit::schema::lossless", rename = "E", alias = "e")]
+    #[serde(with = "crate::fit::lossless", rename = "E", alias = "e")]
     pub e: f64,
     /// A: coefficient of the parameter term, nats/token · parameters^α. JSON key `A`, so
     /// it is never confused with the allocation exponent a (schema 1 wrote `a`).
-    #[serde(with = "crate::fit::schema::lossless", rename = "A", alias = "a")]
+    #[serde(with = "crate::fit::lossless", rename = "A", alias = "a")]
     pub a: f64,
     /// B: coefficient of the data term, nats/token · tokens^β. JSON key `B` (`b` in schema 1).
-    #[serde(with = "crate::fit::schema::lossless", rename = "B", alias = "b")]
+    #[serde(with = "crate::fit::lossless", rename = "B", alias = "b")]
     pub b: f64,
     /// α: exponent of N (dimensionless).
-    #[serde(with = "crate::fit::schema::lossless")]
+    #[serde(with = "crate::fit::lossless")]
     pub alpha: f64,
     /// β: exponent of D (dimensionless).
-    #[serde(with = "crate::fit::schema::lossless")]
+    #[serde(with = "crate::fit::lossless")]
     pub beta: f64,
 }
 
 impl ChinchillaLaw {
-    /// From the log-space parameter vector `[ln A, ln B, α, β, ln E]` of [`super::model::PowerSum`].
+    /// From the log-space parameter vector `[ln A, ln B, α, β, ln E]` that the fit optimises
+    /// (`PowerSum::CHINCHILLA` in `solve::objective`).
     pub fn from_theta(t: &[f64]) -> ChinchillaLaw {
         ChinchillaLaw { a: t[0].exp(), b: t[1].exp(), alpha: t[2], beta: t[3], e: t[4].exp() }
     }

@@ -1,65 +1,59 @@
 //! `scalinglab fit` and `scalinglab predict`: scaling laws fitted to a sweep's results.
 //!
-//! * Kaplan et al. (2020) power laws L(N), L(D), L(C) and L(N, D) ([`kaplan`]).
-//! * Chinchilla (Hoffmann et al. 2022) Approach 1 (training-curve envelope) and Approach 2
-//!   (IsoFLOP parabolas) ([`allocation`]), and Approach 3, L = E + A/N^α + B/D^β, fitted the way
-//!   Besiroglu et al. (2024) showed it must be: log-space LSE parameterisation, *summed* Huber
-//!   loss (δ = 1e-3), L-BFGS with analytic gradients and tight tolerances from a 4,500-point
-//!   grid ([`approach3`], [`lbfgs`], [`multistart`]). The objective runs vectorised (AVX-512
-//!   or AVX2 picked at run time) with polynomial `exp`/`ln` ([`model::PackedData`], [`vmath`]).
-//! * Uncertainty by a cell/seed bootstrap whose every refit converges ([`bootstrap`]), and
-//!   identifiability verdicts with reasons for every parameter and derived quantity
-//!   ([`ident`]).
-//! * Forecast checks on held-out large runs ([`holdout`]) and allocation queries
-//!   ([`predict`], [`law`]).
+//! The folders are the stages of a fit, each using only those listed before it:
+//!
+//! * [`law`], [`lossless`], [`stats`], [`estimate`]: the vocabulary. Chinchilla's law
+//!   L = E + A/N^α + B/D^β and its compute-optimal allocation; fit.json's NaN-safe floats; small
+//!   statistics; an estimate with its 95% interval and the rule that can leave it undetermined.
+//! * [`input`]: the points. A results folder or a CSV read under the counting conventions,
+//!   grouped into cells of seed replicates; synthetic points from a known law.
+//! * [`solve`]: the optimiser. The summed-Huber objective of a sum of power laws in log space
+//!   with its vectorised kernel (AVX-512 or AVX2 picked at run time, polynomial `exp`/`ln`),
+//!   L-BFGS with tight tolerances, multi-start from a grid.
+//! * [`laws`]: the fits. Chinchilla Approach 3 the way Besiroglu et al. (2024) showed it must be
+//!   done, Approaches 1 (training-curve envelope) and 2 (IsoFLOP parabolas), Kaplan et al.
+//!   (2020)'s L(N), L(D), L(C), L(N, D), and the data-constrained law.
+//! * [`uncertainty`]: how far to trust them. The cell/seed bootstrap, the identifiability
+//!   verdicts (design, flat profiles, additivity) and the approaches' agreement on a.
+//! * [`schema`]: fit.json, the document every later stage reads or writes.
+//! * [`forecast`]: the fitted law used. Held-out large runs checked against their prediction
+//!   intervals, and `predict`'s allocation queries.
+//! * [`pipeline`]: one group's reports, the whole fit from a [`FitRequest`] to fit.json and the
+//!   summary on stdout, and `plan --simulate`.
+//!
+//! Beside the stages, [`published`] holds other papers' estimators and readers for their
+//! released data, so the regression tests reproduce each paper's fit its own way.
 //!
 //! Units throughout: N in parameters, D in tokens, C in training FLOPs, loss in nats/token.
 //! Output is `fit.json` ([`schema::FitReport`]) plus a summary on stdout. This module never
-//! depends on candle.
+//! depends on candle or clap (the flags are in `cli::fit` and `cli::predict`).
 
-pub mod additivity;
-pub mod agreement;
-pub mod akima;
-pub mod allocation;
-pub mod approach3;
-pub mod bootstrap;
-pub mod constrained;
-pub mod csv;
-pub mod data;
-pub mod frontier;
-pub mod holdout;
-pub mod huber_mle;
-pub mod ident;
-pub mod kaplan;
+pub mod estimate;
 pub mod law;
-pub mod lbfgs;
-mod linesearch;
-pub mod model;
-pub mod multistart;
-pub mod overtrain;
-pub mod pipeline;
-pub mod predict;
-pub mod published;
-pub mod request;
-pub mod schema;
-pub mod simulate;
-pub mod source;
+pub mod lossless;
 pub mod stats;
-pub mod summary;
-pub mod synth;
-pub mod vmath;
+
+pub mod input;
+pub mod solve;
+
+pub mod laws;
+pub mod uncertainty;
+
+pub mod schema;
+
+pub mod forecast;
+pub mod pipeline;
+
+pub mod published;
 
 #[cfg(test)]
-mod acceptance;
-#[cfg(test)]
-mod acceptance_sim;
-#[cfg(test)]
-mod tests_published;
+mod tests;
 
-pub use approach3::{fit_approach3, Approach3Fit, Approach3Options, StartGrid};
-pub use data::{Obs, RunPoint};
+pub use forecast::predict::{run_predict, PredictRequest};
+pub use input::data::{Obs, RunPoint};
 pub use law::ChinchillaLaw;
-pub use pipeline::{fit_group, PipelineOptions};
-pub use predict::{run_predict, PredictRequest};
-pub use request::{fit_report, run_fit, FitRequest};
+pub use laws::approach3::{fit_approach3, Approach3Fit, Approach3Options, StartGrid, Starts};
+pub use pipeline::group::{fit_group, PipelineOptions};
+pub use pipeline::request::{fit_report, run_fit, FitRequest};
+pub use pipeline::simulate;
 pub use schema::FitReport;

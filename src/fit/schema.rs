@@ -1,103 +1,29 @@
 //! The `fit.json` schema: everything `scalinglab fit` found, readable back by `predict` and
-//! `report`. Losses are in nats/token, N in parameters, D in tokens, C in training FLOPs;
-//! "log" means the natural logarithm.
+//! `report` ([`read_report`]). Losses are in nats/token, N in parameters, D in tokens, C in
+//! training FLOPs; "log" means the natural logarithm.
+//!
+//! The document's own records are defined here; the records each stage produces (an
+//! [`Estimate`], Approaches 1 and 2's [`AllocationReport`], the [`Design`] diagnostics, the
+//! approaches' [`Agreement`], ...) are defined with the stage and re-exported here, so a
+//! reader of fit.json needs this module alone.
 
+use std::path::Path;
+
+use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use super::data::{Excluded, SeedNoise};
-use super::ident::Design;
 use super::law::ChinchillaLaw;
-use super::source::{FlopsConvention, ParamsConvention};
+use super::lossless;
+use crate::error::input_err;
 
-/// JSON cannot hold NaN or ±∞ (serde_json writes them as `null`, which then fails to read
-/// back as f64). Every float of fit.json goes through these helpers: finite values are plain
-/// numbers, others the strings "NaN", "inf", "-inf"; reading also accepts `null` as NaN.
-pub mod lossless {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Repr {
-        Num(f64),
-        Text(String),
-        Null(()),
-    }
-
-    fn decode(r: Repr) -> Result<f64, String> {
-        match r {
-            Repr::Num(x) => Ok(x),
-            Repr::Null(()) => Ok(f64::NAN),
-            Repr::Text(s) => match s.as_str() {
-                "NaN" => Ok(f64::NAN),
-                "inf" => Ok(f64::INFINITY),
-                "-inf" => Ok(f64::NEG_INFINITY),
-                o => Err(format!("expected a number, \"NaN\", \"inf\" or \"-inf\", got {o:?}")),
-            },
-        }
-    }
-
-    /// Serialises one float.
-    pub fn serialize<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
-        if x.is_finite() {
-            s.serialize_f64(*x)
-        } else if x.is_nan() {
-            s.serialize_str("NaN")
-        } else if *x > 0.0 {
-            s.serialize_str("inf")
-        } else {
-            s.serialize_str("-inf")
-        }
-    }
-
-    /// Reads one float.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-        decode(Repr::deserialize(d)?).map_err(serde::de::Error::custom)
-    }
-
-    /// The same for optional pairs (intervals).
-    pub mod pair {
-        use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-        #[derive(Serialize)]
-        struct W(#[serde(with = "super")] f64);
-
-        /// Serialises an optional [lo, hi].
-        pub fn serialize<S: Serializer>(x: &Option<[f64; 2]>, s: S) -> Result<S::Ok, S::Error> {
-            x.map(|[a, b]| [W(a), W(b)]).serialize(s)
-        }
-
-        /// Reads an optional [lo, hi].
-        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<[f64; 2]>, D::Error> {
-            let v: Option<[super::Repr; 2]> = Option::deserialize(d)?;
-            match v {
-                None => Ok(None),
-                Some([a, b]) => Ok(Some([
-                    super::decode(a).map_err(serde::de::Error::custom)?,
-                    super::decode(b).map_err(serde::de::Error::custom)?,
-                ])),
-            }
-        }
-    }
-
-    /// The same for optional floats.
-    pub mod opt {
-        use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-        #[derive(Serialize)]
-        struct W(#[serde(with = "super")] f64);
-
-        /// Serialises an optional float.
-        pub fn serialize<S: Serializer>(x: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
-            x.map(W).serialize(s)
-        }
-
-        /// Reads an optional float (`null` is None).
-        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-            let v: Option<super::Repr> = Option::deserialize(d)?;
-            v.map(|r| super::decode(r).map_err(serde::de::Error::custom)).transpose()
-        }
-    }
-}
+pub use super::estimate::Estimate;
+pub use super::input::data::{CellNoise, Excluded, SeedNoise};
+pub use super::input::source::{FlopsConvention, ParamsConvention};
+pub use super::laws::allocation::{AllocationReport, CurvePoints, OptimumPoint};
+pub use super::laws::constrained::ConstrainedReport;
+pub use super::uncertainty::additivity::Additivity;
+pub use super::uncertainty::agreement::{Agreement, ApproachA, PairVerdict};
+pub use super::uncertainty::design::Design;
 
 /// Version of [`FitReport`]; bump on incompatible changes. 2 (issue #18): the law's
 /// coefficients are `E`, `A`, `B` (schema 1: `e`, `a`, `b`, where `a` clashed with the
@@ -108,21 +34,6 @@ pub const FIT_SCHEMA_VERSION: u32 = 2;
 
 /// The oldest fit.json schema `predict` and `report` read.
 pub const OLDEST_READABLE_SCHEMA: u32 = 1;
-
-/// Which training-curve points Approach 1 uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CurvePoints {
-    /// `constant` and `cosine` runs: every curve point (as Chinchilla's Approach 1, with the
-    /// caveat that an intermediate cosine point is *not* a shorter run's compute-optimal point:
-    /// its LR has not decayed, so it overstates that run's loss); `wsd` runs and runs with no
-    /// recorded schedule: only the final point (before the cool-down a WSD run sits at peak LR).
-    Auto,
-    /// Every curve point of every run (Chinchilla's Approach 1 as published).
-    All,
-    /// Only each run's final point (no schedule caveat; needs runs of several lengths per size).
-    Final,
-}
 
 /// The whole output of `scalinglab fit`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -183,27 +94,6 @@ pub struct Conventions {
     /// `--allow-mixed`: runs of differing settings were pooled on request (absent: they agree).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub allow_mixed: bool,
-}
-
-/// A fitted or derived quantity and whether the data determine it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Estimate {
-    /// Name (`alpha`, `E`, `a`, `tokens_per_param`, ...).
-    pub name: String,
-    /// Point estimate (unit in `unit`).
-    #[serde(with = "lossless")]
-    pub value: f64,
-    /// Unit, e.g. `nats/token`, `dimensionless`.
-    pub unit: String,
-    /// 95% interval (bootstrap percentiles or a t interval; see `interval_method`).
-    #[serde(with = "lossless::pair")]
-    pub ci95: Option<[f64; 2]>,
-    /// How `ci95` was obtained, e.g. `bootstrap percentile (200 reps)`.
-    pub interval_method: Option<String>,
-    /// False when the data do not pin it down; never quote it as a point estimate then.
-    pub determined: bool,
-    /// Why it is not determined (design, flat profile, wide interval), empty when it is.
-    pub reasons: Vec<String>,
 }
 
 /// One observation with its fitted value.
@@ -305,42 +195,6 @@ pub struct PowerLawReport {
     pub residuals: Vec<Residual>,
 }
 
-/// One compute level of Approach 1 or 2.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct OptimumPoint {
-    /// Compute, FLOPs.
-    #[serde(with = "lossless")]
-    pub c: f64,
-    /// Loss-minimising parameters at this compute.
-    #[serde(with = "lossless")]
-    pub n_opt: f64,
-    /// Tokens at the optimum, D = C/(6·N_opt).
-    #[serde(with = "lossless")]
-    pub d_opt: f64,
-    /// Loss at the optimum, nats/token.
-    #[serde(with = "lossless")]
-    pub loss: f64,
-    /// Runs/points behind this level.
-    pub points: usize,
-    /// True when the optimum is at (or beyond) the edge of the sampled N range.
-    pub at_edge: bool,
-}
-
-/// Approach 1 or 2: N_opt ∝ C^a, D_opt ∝ C^b.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AllocationReport {
-    /// `approach1` (training-curve envelope) or `approach2` (IsoFLOP parabolas).
-    pub method: String,
-    /// How levels were formed (budgets, bins, curve points).
-    pub notes: Vec<String>,
-    /// Optima per compute level.
-    pub levels: Vec<OptimumPoint>,
-    /// Exponent a of N_opt ∝ C^a.
-    pub a: Estimate,
-    /// Exponent b of D_opt ∝ C^b.
-    pub b: Estimate,
-}
-
 /// One held-out cell.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HoldoutRun {
@@ -415,56 +269,41 @@ pub struct GroupReport {
     /// Approaches 1, 2 and 3's a side by side with a verdict and the known reasons (absent in
     /// fit.json files written before issue #21, which still read).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub agreement: Option<super::agreement::Agreement>,
+    pub agreement: Option<Agreement>,
     /// The data-constrained law (Muennighoff et al. 2023), when runs repeat data (CSV `U`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub data_constrained: Option<super::constrained::ConstrainedReport>,
+    pub data_constrained: Option<ConstrainedReport>,
     /// Fits not run, and why.
     pub skipped: Vec<String>,
 }
 
-#[cfg(test)]
-impl Estimate {
-    /// A test estimate of α = 0.34 (shared by the summary and report tests).
-    pub fn sample(determined: bool, ci95: Option<[f64; 2]>, reasons: &[&str]) -> Estimate {
-        Estimate {
-            name: "alpha".into(),
-            value: 0.34,
-            unit: "dimensionless".into(),
-            ci95,
-            interval_method: None,
-            determined,
-            reasons: reasons.iter().map(|s| s.to_string()).collect(),
+/// Reads a fit.json (input error when missing or not a fit.json).
+pub fn read_report(path: &Path) -> Result<FitReport> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(input_err(format!(
+                "{}: no such file; fix: run `scalinglab fit` first",
+                path.display()
+            )))
         }
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let report: FitReport = serde_json::from_str(&text).map_err(|e| {
+        input_err(format!(
+            "{}: not a scalinglab fit.json ({e}); fix: regenerate it with `scalinglab fit`",
+            path.display()
+        ))
+    })?;
+    let v = FIT_SCHEMA_VERSION;
+    if !(OLDEST_READABLE_SCHEMA..=v).contains(&report.schema_version) {
+        return Err(input_err(format!(
+            "{}: schema_version {} but this scalinglab reads versions {} to {v}; fix: regenerate it with this \
+             version's `scalinglab fit`",
+            path.display(),
+            report.schema_version,
+            OLDEST_READABLE_SCHEMA
+        )));
     }
-}
-
-#[cfg(test)]
-mod lossless_tests {
-    use serde::{Deserialize, Serialize};
-
-    #[derive(Debug, Serialize, Deserialize)]
-    struct T {
-        #[serde(with = "super::lossless")]
-        x: f64,
-        #[serde(with = "super::lossless::pair")]
-        ci: Option<[f64; 2]>,
-        #[serde(with = "super::lossless::opt")]
-        o: Option<f64>,
-    }
-
-    // Regression (found by the report work): a NaN bootstrap bound was written as `null` and
-    // fit.json could not be read back, breaking `predict` and `report`.
-    #[test]
-    fn non_finite_floats_round_trip() {
-        let t = T { x: f64::NAN, ci: Some([1.5, f64::INFINITY]), o: Some(f64::NEG_INFINITY) };
-        let s = serde_json::to_string(&t).unwrap();
-        assert_eq!(s, r#"{"x":"NaN","ci":[1.5,"inf"],"o":"-inf"}"#);
-        let back: T = serde_json::from_str(&s).unwrap();
-        assert!(
-            back.x.is_nan() && back.ci == Some([1.5, f64::INFINITY]) && back.o == Some(f64::NEG_INFINITY)
-        );
-        let old: T = serde_json::from_str(r#"{"x":null,"ci":[5.7,null],"o":null}"#).unwrap();
-        assert!(old.x.is_nan() && old.ci.unwrap()[1].is_nan() && old.o.is_none());
-    }
+    Ok(report)
 }

@@ -1,5 +1,5 @@
 //! Small statistics helpers: ordinary least squares with a t interval on the slope, a
-//! quadratic fit, R².
+//! quadratic fit, R², quantiles and the 95% percentile interval.
 
 /// A fitted line y = intercept + slope·x.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -170,9 +170,36 @@ pub fn r2(obs: &[f64], pred: &[f64]) -> f64 {
     }
 }
 
+/// The q-quantile (0..1) of `v` by linear interpolation between order statistics; NaN if
+/// empty. Non-finite values sort last.
+pub fn quantile(v: &[f64], q: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let pos = q.clamp(0.0, 1.0) * (s.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    s[lo] + (s[hi] - s[lo]) * (pos - lo as f64)
+}
+
+/// 95% percentile interval [q0.025, q0.975].
+pub fn interval95(v: &[f64]) -> [f64; 2] {
+    [quantile(v, 0.025), quantile(v, 0.975)]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quantiles_interpolate() {
+        let v = [4.0, 1.0, 3.0, 2.0, 5.0];
+        assert_eq!(quantile(&v, 0.0), 1.0);
+        assert_eq!(quantile(&v, 0.5), 3.0);
+        assert_eq!(quantile(&v, 0.125), 1.5);
+        assert!(quantile(&[], 0.5).is_nan());
+    }
 
     #[test]
     fn ols_exact_line() {

@@ -154,7 +154,7 @@ pub fn blocks(
 }
 
 /// Approaches 1, 2 and 3's a side by side, the verdict and the known reasons that apply
-/// ([`crate::fit::agreement`]).
+/// ([`crate::fit::uncertainty::agreement`]).
 fn agreement_blocks(g: Option<&crate::fit::schema::GroupReport>) -> Vec<Block> {
     use crate::fmt::fmt_num;
     let Some(a) = g.and_then(|g| g.agreement.as_ref()) else {

@@ -1,8 +1,8 @@
 //! Helpers shared by the figure builders: families of runs (one line per D, per N), log-spaced
 //! samples for drawing laws, colours by model size, and axis labels with units.
 
-use crate::fit::data::RunPoint;
-use crate::fit::source::{FlopsConvention, ParamsConvention};
+use crate::fit::input::data::RunPoint;
+use crate::fit::input::source::{FlopsConvention, ParamsConvention};
 
 use super::figure::tick_label;
 
@@ -253,7 +253,7 @@ pub fn sample_band(xs: &[f64], k: usize, f: impl Fn(usize, f64) -> f64) -> Optio
         if v.len() < MIN_BAND_LAWS {
             continue;
         }
-        let [lo, hi] = crate::fit::bootstrap::interval95(&v);
+        let [lo, hi] = crate::fit::stats::interval95(&v);
         upper.push((x, hi));
         lower.push((x, lo));
     }
@@ -284,7 +284,7 @@ mod tests {
         assert!(ls_band(&xs[..3], &q[..3], 2, &[1.0]).is_none());
         assert!((t975(4) - 2.776).abs() < 1e-9 && (t975(100) - 1.984).abs() < 2e-3);
     }
-    use crate::fit::synth::point;
+    use crate::fit::input::synth::point;
 
     #[test]
     fn families_group_exactly_then_bin() {

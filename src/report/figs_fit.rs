@@ -1,10 +1,10 @@
 //! Figures of the fits: IsoFLOP profiles, compute-optimal allocation from Approaches 1–3,
 //! Approach 3 residuals, the held-out forecast, and both parameter conventions side by side.
 
-use crate::fit::allocation::isoflop_groups;
-use crate::fit::data::{make_cells, RunPoint};
+use crate::fit::input::data::{make_cells, RunPoint};
+use crate::fit::input::source::{FlopsConvention, ParamsConvention};
+use crate::fit::laws::allocation::isoflop_groups;
 use crate::fit::schema::{AllocationReport, Estimate, GroupReport};
-use crate::fit::source::{FlopsConvention, ParamsConvention};
 use crate::fit::stats::{ols, quadratic};
 use crate::fmt::fmt_num;
 

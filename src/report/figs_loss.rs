@@ -2,9 +2,9 @@
 //! with the Approach 3 fit, loss vs compute with the fitted frontier and Kaplan's L(C), and the
 //! training curves.
 
-use crate::fit::data::RunPoint;
+use crate::fit::input::data::RunPoint;
+use crate::fit::input::source::{FlopsConvention, ParamsConvention};
 use crate::fit::schema::{Approach3Report, PowerLawReport};
-use crate::fit::source::{FlopsConvention, ParamsConvention};
 use crate::fmt::fmt_num;
 
 use super::families::{

@@ -43,10 +43,10 @@ use anyhow::Result;
 use rayon::prelude::*;
 
 use crate::error::input_err;
-use crate::fit::approach3::Starts;
-use crate::fit::predict::read_report;
+use crate::fit::input::source::ParamsConvention;
+use crate::fit::laws::approach3::Starts;
+use crate::fit::schema::read_report;
 use crate::fit::schema::FitReport;
-use crate::fit::source::ParamsConvention;
 use crate::fit::{fit_report, FitRequest};
 use crate::results::{write_atomic, ResultsDir};
 

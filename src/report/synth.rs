@@ -7,8 +7,8 @@ use anyhow::Result;
 use rand::SeedableRng;
 use serde_json::{json, Value};
 
+use crate::fit::input::synth::{log_grid, normal};
 use crate::fit::law::ChinchillaLaw;
-use crate::fit::synth::{log_grid, normal};
 use crate::results::{write_atomic, write_json_atomic, ResultsDir, RunResult};
 
 /// Embedding parameters of every synthetic model (so the non-embedding share varies with N).

@@ -4,8 +4,8 @@
 //! fit.json value with [`fmt_num`], and a quantity the fit marks undetermined is never shown as
 //! a bare point estimate.
 
+use crate::fit::pipeline::summary::Footnotes;
 use crate::fit::schema::{AllocationReport, Estimate, GroupReport};
-use crate::fit::summary::Footnotes;
 use crate::fmt::fmt_num;
 
 use super::doc::Block;

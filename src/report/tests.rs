@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use super::figure::{palette, Axis, Figure, Panel, Series, Style, FIT_BLACK, PALETTE};
 use super::synth::{write_results, SynthSweep};
 use super::*;
+use crate::fit::input::synth::log_grid;
 use crate::fit::schema::Estimate;
-use crate::fit::synth::log_grid;
 use crate::fmt::fmt_num;
 
 /// Writes `sweep` into `dir`, fits it cheaply (coarse starts, 20 bootstrap replicates) and

@@ -5,9 +5,9 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use crate::fit::data::RunPoint;
+use crate::fit::input::data::RunPoint;
+use crate::fit::input::source::{load_results, Loaded, RunCurve};
 use crate::fit::schema::{FitReport, GroupReport};
-use crate::fit::source::{load_results, Loaded, RunCurve};
 
 use super::families::params_name;
 use super::figure::Figure;
