@@ -1,7 +1,7 @@
 //! A small declarative figure model: panels with axes (linear or log₁₀), labelled with units,
-//! holding line and marker series. Figures are built from the data by [`super::figs_loss`] and
-//! [`super::figs_fit`] and drawn by [`super::render`] to SVG and PNG, so what is drawn can be
-//! tested without decoding images.
+//! holding line and marker series. Figures are built from the data by the `figs_*` modules and
+//! drawn by `render` to SVG and PNG, so what is drawn can be tested without decoding images.
+//! (The bottom of the report's figures: it names no other report module.)
 
 /// An sRGB colour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -12,7 +12,7 @@ use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
 use plotters_backend::{BackendCoord, DrawingErrorKind};
 
-use super::figure::{tick_label, ticks, Corner, Figure, Panel, Rgb, Style};
+use super::figure::{tick_label, ticks, Corner, Figure, Panel, Rgb, Series, Style};
 
 /// Font family every text element uses (registered from the embedded DejaVu Sans).
 const FAMILY: &str = "sans-serif";
@@ -172,13 +172,27 @@ fn legend_mark<DB: DrawingBackend>(
     }
 }
 
+/// A panel's chart: data coordinates (log₁₀ on log axes) with the ticks of [`ticks`].
+type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<TickedAxis, TickedAxis>>;
+
+/// A data value in chart coordinates (log₁₀ on a log axis).
+fn to_axis(v: f64, log: bool) -> f64 {
+    if log {
+        v.log10()
+    } else {
+        v
+    }
+}
+
+fn plot_err<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> anyhow::Error {
+    anyhow!("{e}")
+}
+
 fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &Panel) -> Result<()> {
-    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("{e}");
     let Some((x0, x1, y0, y1)) = p.ranges() else {
         return Err(anyhow!("no data to draw"));
     };
-    let tx = |v: f64| if p.x.log { v.log10() } else { v };
-    let ty = |v: f64| if p.y.log { v.log10() } else { v };
+    let (tx, ty) = (|v: f64| to_axis(v, p.x.log), |v: f64| to_axis(v, p.y.log));
     let ix = |v: f64| if p.x.log { 10f64.powf(v) } else { v };
     let iy = |v: f64| if p.y.log { 10f64.powf(v) } else { v };
     let xr = TickedAxis::new(tx(x0), tx(x1), ticks(x0, x1, p.x.log).into_iter().map(tx).collect());
@@ -189,7 +203,7 @@ fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &Panel) -> R
         .x_label_area_size(50)
         .y_label_area_size(78)
         .build_cartesian_2d(xr, yr)
-        .map_err(err)?;
+        .map_err(plot_err)?;
     let xf = |v: &f64| tick_label(ix(*v));
     let yf = |v: &f64| tick_label(iy(*v));
     chart
@@ -203,78 +217,95 @@ fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &Panel) -> R
         .bold_line_style(RGBColor(228, 228, 228))
         .light_line_style(TRANSPARENT)
         .draw()
-        .map_err(err)?;
+        .map_err(plot_err)?;
     let mut labelled = false;
     for s in &p.series {
-        let c = color(s.color);
-        let line = ShapeStyle { color: c.to_rgba(), filled: true, stroke_width: 2 };
-        let idx: Vec<usize> = (0..s.points.len())
-            .filter(|&i| {
-                let (x, y) = s.points[i];
-                x.is_finite() && y.is_finite() && (!p.x.log || x > 0.0) && (!p.y.log || y > 0.0)
-            })
-            .collect();
-        if idx.is_empty() && s.label.is_none() {
-            continue;
-        }
-        let pts: Vec<(f64, f64)> = idx.iter().map(|&i| (tx(s.points[i].0), ty(s.points[i].1))).collect();
-        let anno = match s.style {
-            Style::Band => {
-                let (ylo, yhi) = (ty(y0), ty(y1));
-                let outline: Vec<(f64, f64)> = pts.iter().map(|&(x, y)| (x, y.clamp(ylo, yhi))).collect();
-                chart
-                    .draw_series(std::iter::once(Polygon::new(outline, c.mix(0.18).filled())))
-                    .map_err(err)?
-            }
-            Style::Line => chart.draw_series(LineSeries::new(pts, line)).map_err(err)?,
-            Style::ThinLine => chart
-                .draw_series(LineSeries::new(pts, ShapeStyle { stroke_width: 1, ..line }))
-                .map_err(err)?,
-            Style::Dashed => chart.draw_series(DashedLineSeries::new(pts, 9, 6, line)).map_err(err)?,
-            Style::Points => {
-                chart.draw_series(pts.into_iter().map(|q| Circle::new(q, 4, c.filled()))).map_err(err)?
-            }
-            Style::HollowPoints => chart
-                .draw_series(pts.into_iter().map(|q| Circle::new(q, 6, c.stroke_width(2))))
-                .map_err(err)?,
-            Style::ErrorBars => {
-                let bars: Vec<(f64, f64, f64)> = idx
-                    .iter()
-                    .filter_map(|&i| {
-                        let (lo, hi) = *s.errors.get(i)?;
-                        let ok = |v: f64| v.is_finite() && (!p.y.log || v > 0.0);
-                        (ok(lo) && ok(hi)).then(|| (tx(s.points[i].0), ty(lo), ty(hi)))
-                    })
-                    .collect();
-                chart
-                    .draw_series(
-                        bars.into_iter().map(|(x, lo, hi)| PathElement::new(vec![(x, lo), (x, hi)], line)),
-                    )
-                    .map_err(err)?;
-                chart.draw_series(pts.into_iter().map(|q| Circle::new(q, 5, c.filled()))).map_err(err)?
-            }
-        };
-        if let Some(label) = &s.label {
-            labelled = true;
-            let style = s.style;
-            anno.label(label.as_str()).legend(move |(x, y)| legend_mark(style, c, line, x, y));
-        }
+        labelled |= draw_series(&mut chart, p, s, (ty(y0), ty(y1)))?;
     }
     if labelled {
-        let pos = match p.legend {
-            Corner::UpperRight => SeriesLabelPosition::UpperRight,
-            Corner::UpperLeft => SeriesLabelPosition::UpperLeft,
-            Corner::LowerLeft => SeriesLabelPosition::LowerLeft,
-            Corner::LowerRight => SeriesLabelPosition::LowerRight,
-        };
-        chart
-            .configure_series_labels()
-            .position(pos)
-            .background_style(WHITE.mix(0.88))
-            .border_style(RGBColor(160, 160, 160))
-            .label_font((FAMILY, 13))
-            .draw()
-            .map_err(err)?;
+        draw_legend(&mut chart, p.legend)?;
     }
+    Ok(())
+}
+
+/// Draws one series in its style (a band clipped to the y range `ys` in chart coordinates);
+/// true when it has a legend entry.
+fn draw_series<'a, DB: DrawingBackend + 'a>(
+    chart: &mut Chart<'a, DB>,
+    p: &Panel,
+    s: &Series,
+    ys: (f64, f64),
+) -> Result<bool> {
+    let (tx, ty) = (|v: f64| to_axis(v, p.x.log), |v: f64| to_axis(v, p.y.log));
+    let c = color(s.color);
+    let line = ShapeStyle { color: c.to_rgba(), filled: true, stroke_width: 2 };
+    let idx: Vec<usize> = (0..s.points.len())
+        .filter(|&i| {
+            let (x, y) = s.points[i];
+            x.is_finite() && y.is_finite() && (!p.x.log || x > 0.0) && (!p.y.log || y > 0.0)
+        })
+        .collect();
+    if idx.is_empty() && s.label.is_none() {
+        return Ok(false);
+    }
+    let pts: Vec<(f64, f64)> = idx.iter().map(|&i| (tx(s.points[i].0), ty(s.points[i].1))).collect();
+    let anno = match s.style {
+        Style::Band => {
+            let (ylo, yhi) = ys;
+            let outline: Vec<(f64, f64)> = pts.iter().map(|&(x, y)| (x, y.clamp(ylo, yhi))).collect();
+            chart
+                .draw_series(std::iter::once(Polygon::new(outline, c.mix(0.18).filled())))
+                .map_err(plot_err)?
+        }
+        Style::Line => chart.draw_series(LineSeries::new(pts, line)).map_err(plot_err)?,
+        Style::ThinLine => chart
+            .draw_series(LineSeries::new(pts, ShapeStyle { stroke_width: 1, ..line }))
+            .map_err(plot_err)?,
+        Style::Dashed => chart.draw_series(DashedLineSeries::new(pts, 9, 6, line)).map_err(plot_err)?,
+        Style::Points => {
+            chart.draw_series(pts.into_iter().map(|q| Circle::new(q, 4, c.filled()))).map_err(plot_err)?
+        }
+        Style::HollowPoints => chart
+            .draw_series(pts.into_iter().map(|q| Circle::new(q, 6, c.stroke_width(2))))
+            .map_err(plot_err)?,
+        Style::ErrorBars => {
+            let bars: Vec<(f64, f64, f64)> = idx
+                .iter()
+                .filter_map(|&i| {
+                    let (lo, hi) = *s.errors.get(i)?;
+                    let ok = |v: f64| v.is_finite() && (!p.y.log || v > 0.0);
+                    (ok(lo) && ok(hi)).then(|| (tx(s.points[i].0), ty(lo), ty(hi)))
+                })
+                .collect();
+            chart
+                .draw_series(
+                    bars.into_iter().map(|(x, lo, hi)| PathElement::new(vec![(x, lo), (x, hi)], line)),
+                )
+                .map_err(plot_err)?;
+            chart.draw_series(pts.into_iter().map(|q| Circle::new(q, 5, c.filled()))).map_err(plot_err)?
+        }
+    };
+    let Some(label) = &s.label else { return Ok(false) };
+    let style = s.style;
+    anno.label(label.as_str()).legend(move |(x, y)| legend_mark(style, c, line, x, y));
+    Ok(true)
+}
+
+/// The legend box in corner `at`.
+fn draw_legend<'a, DB: DrawingBackend + 'a>(chart: &mut Chart<'a, DB>, at: Corner) -> Result<()> {
+    let pos = match at {
+        Corner::UpperRight => SeriesLabelPosition::UpperRight,
+        Corner::UpperLeft => SeriesLabelPosition::UpperLeft,
+        Corner::LowerLeft => SeriesLabelPosition::LowerLeft,
+        Corner::LowerRight => SeriesLabelPosition::LowerRight,
+    };
+    chart
+        .configure_series_labels()
+        .position(pos)
+        .background_style(WHITE.mix(0.88))
+        .border_style(RGBColor(160, 160, 160))
+        .label_font((FAMILY, 13))
+        .draw()
+        .map_err(plot_err)?;
     Ok(())
 }

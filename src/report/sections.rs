@@ -72,11 +72,49 @@ pub fn sweep_blocks(f: &SweepFacts) -> Vec<Block> {
     out
 }
 
+/// One checklist item: passed (`Some(true)`), failed (`Some(false)`) or for information.
+type Item = (Option<bool>, String);
+
 /// Validity checklist for one group (plus sweep-wide items): epochs, edge minima, exclusions,
 /// undetermined quantities, seed noise, stale fit.json, the per-size hyperparameter rules.
 pub fn checklist(f: &SweepFacts, fit: &FitReport, g: &GroupReport) -> Vec<Block> {
+    let mut items = epoch_items(f);
+    items.extend(edge_items(g));
+    items.push(exclusion_item(fit));
+    items.extend(entropy_floor_item(f, g));
+    items.push(undetermined_item(g));
+    items.push((
+        None,
+        match &g.seed_noise {
+            Some(n) => format!(
+                "seed noise: pooled run-to-run SD {} nats/token ({} relative) over {} replicated cells",
+                fmt_num(n.pooled_sd),
+                fmt_num(n.pooled_sd_log),
+                n.cells.len()
+            ),
+            None => "seed noise: one seed per cell, so run-to-run noise is not measured and the intervals exclude it".into(),
+        },
+    ));
     let accounted = fit.groups.iter().map(|g| g.runs).sum::<usize>() + fit.excluded.len();
-    let mut items: Vec<(Option<bool>, String)> = Vec::new();
+    items.push((
+        Some(accounted == f.runs),
+        format!(
+            "fit.json accounts for {accounted} runs (used or excluded); the folder has {}{}",
+            f.runs,
+            if accounted == f.runs { "" } else { ": fit.json is stale, rerun the report with --refit" }
+        ),
+    ));
+    for w in &fit.warnings {
+        items.push((Some(false), format!("fit warning: {w}")));
+    }
+    let mut out = vec![Block::Checklist(items)];
+    out.extend(hyperparameters(f));
+    out
+}
+
+/// How often the runs repeat their corpus (and for which runs that is unknown).
+fn epoch_items(f: &SweepFacts) -> Vec<Item> {
+    let mut items = Vec::new();
     let over = f.over_epochs();
     let fresh = f.epochs.iter().filter(|(_, e)| *e == Epochs::Fresh).count();
     let unknown: Vec<&str> = f
@@ -107,6 +145,12 @@ pub fn checklist(f: &SweepFacts, fit: &FitReport, g: &GroupReport) -> Vec<Block>
     if !unknown.is_empty() {
         items.push((Some(false), format!("epochs unknown for {} runs: {}", unknown.len(), unknown[0])));
     }
+    items
+}
+
+/// Approaches 1 and 2's compute levels whose optimum is at the edge of the sampled sizes.
+fn edge_items(g: &GroupReport) -> Vec<Item> {
+    let mut items = Vec::new();
     for (name, r) in [("Approach 1", &g.approach1), ("Approach 2", &g.approach2)] {
         if let Some(r) = r {
             let edge = r.levels.iter().filter(|l| l.at_edge).count();
@@ -119,15 +163,57 @@ pub fn checklist(f: &SweepFacts, fit: &FitReport, g: &GroupReport) -> Vec<Block>
             ));
         }
     }
+    items
+}
+
+/// The runs left out of every fit.
+fn exclusion_item(fit: &FitReport) -> Item {
     if fit.excluded.is_empty() {
-        items.push((Some(true), "no run excluded from the fit".into()));
-    } else {
-        let list: Vec<String> = fit.excluded.iter().map(|e| format!("{} ({})", e.id, e.reason)).collect();
-        items.push((
-            None,
-            format!("{} runs excluded from every fit: {}", fit.excluded.len(), list.join("; ")),
-        ));
+        return (Some(true), "no run excluded from the fit".into());
     }
+    let list: Vec<String> = fit.excluded.iter().map(|e| format!("{} ({})", e.id, e.reason)).collect();
+    (None, format!("{} runs excluded from every fit: {}", fit.excluded.len(), list.join("; ")))
+}
+
+/// The fitted E against the corpus entropy floor, when the runs record one. The generator's
+/// floor is a proven lower bound on any model's loss, so a fitted E below it means the law
+/// extrapolates wrongly (SYNTHETIC.md, "Knowing the floor").
+fn entropy_floor_item(f: &SweepFacts, g: &GroupReport) -> Option<Item> {
+    let e = g.approach3.as_ref().and_then(|a| a.params.iter().find(|p| p.name == "E"))?;
+    let floor = f.entropy_floors.iter().copied().reduce(f64::max)?;
+    let ci =
+        e.ci95.map(|[lo, hi]| format!(" (95% interval {}–{})", fmt_num(lo), fmt_num(hi))).unwrap_or_default();
+    Some(match (e.determined, e.value >= floor) {
+        (true, true) => (
+            Some(true),
+            format!(
+                "fitted E = {}{ci} is at or above the corpus entropy floor {} nats/token (by {})",
+                fmt_num(e.value),
+                fmt_num(floor),
+                fmt_num(e.value - floor)
+            ),
+        ),
+        (true, false) => (
+            Some(false),
+            format!(
+                "fitted E = {}{ci} is below the corpus entropy floor {}: no model can reach it, so the law \
+                 extrapolates wrongly",
+                fmt_num(e.value),
+                fmt_num(floor)
+            ),
+        ),
+        (false, _) => (
+            None,
+            format!(
+                "E is not determined{ci}, so it cannot be checked against the corpus entropy floor {}",
+                fmt_num(floor)
+            ),
+        ),
+    })
+}
+
+/// Every quantity of Approaches 1, 2 and 3 the data do not determine.
+fn undetermined_item(g: &GroupReport) -> Item {
     let mut undetermined = Vec::new();
     if let Some(a3) = &g.approach3 {
         undetermined.extend(
@@ -144,76 +230,18 @@ pub fn checklist(f: &SweepFacts, fit: &FitReport, g: &GroupReport) -> Vec<Block>
                 .extend([&r.a, &r.b].iter().filter(|e| !e.determined).map(|e| format!("{name} {}", e.name)));
         }
     }
-    // The generator's entropy floor is a proven lower bound on any model's loss, so a fitted
-    // E below it means the law extrapolates wrongly (SYNTHETIC.md, "Knowing the floor").
-    if let (Some(e), Some(floor)) = (
-        g.approach3.as_ref().and_then(|a| a.params.iter().find(|p| p.name == "E")),
-        f.entropy_floors.iter().copied().reduce(f64::max),
-    ) {
-        let ci = e
-            .ci95
-            .map(|[lo, hi]| format!(" (95% interval {}–{})", fmt_num(lo), fmt_num(hi)))
-            .unwrap_or_default();
-        items.push(match (e.determined, e.value >= floor) {
-            (true, true) => (
-                Some(true),
-                format!(
-                    "fitted E = {}{ci} is at or above the corpus entropy floor {} nats/token (by {})",
-                    fmt_num(e.value),
-                    fmt_num(floor),
-                    fmt_num(e.value - floor)
-                ),
-            ),
-            (true, false) => (
-                Some(false),
-                format!(
-                    "fitted E = {}{ci} is below the corpus entropy floor {}: no model can reach it, so the law \
-                     extrapolates wrongly",
-                    fmt_num(e.value),
-                    fmt_num(floor)
-                ),
-            ),
-            (false, _) => (
-                None,
-                format!("E is not determined{ci}, so it cannot be checked against the corpus entropy floor {}", fmt_num(floor)),
-            ),
-        });
-    }
-    items.push((
+    (
         Some(undetermined.is_empty()),
         if undetermined.is_empty() {
             "every fitted quantity is determined by the data".into()
         } else {
             format!("not determined by the data (see the tables for why): {}", undetermined.join(", "))
         },
-    ));
-    items.push((
-        None,
-        match &g.seed_noise {
-            Some(n) => format!(
-                "seed noise: pooled run-to-run SD {} nats/token ({} relative) over {} replicated cells",
-                fmt_num(n.pooled_sd),
-                fmt_num(n.pooled_sd_log),
-                n.cells.len()
-            ),
-            None => "seed noise: one seed per cell, so run-to-run noise is not measured and the intervals exclude it".into(),
-        },
-    ));
-    items.push((
-        Some(accounted == f.runs),
-        format!(
-            "fit.json accounts for {accounted} runs (used or excluded); the folder has {}{}",
-            f.runs,
-            if accounted == f.runs { "" } else { ": fit.json is stale, rerun the report with --refit" }
-        ),
-    ));
-    for w in &fit.warnings {
-        items.push((Some(false), format!("fit warning: {w}")));
-    }
-    let mut out = vec![Block::Checklist(items)];
-    out.push(Block::Para(
-        "Hyperparameters per model size (spec values; lr_rule scales learning_rate with width from lr_base_width; tuned: where a [tune]d sweep's learning rate came from, see tune.json):".into(),
-    ));
+    )
+}
+
+/// The spec values per model size (learning rate rule, tuning).
+fn hyperparameters(f: &SweepFacts) -> Vec<Block> {
     let mut head = vec!["N (parameters, total)".to_string(), "n_embd × n_layer".into(), "runs".into()];
     head.extend(HYPER_KEYS.iter().map(|s| s.to_string()));
     let rows = f
@@ -225,6 +253,10 @@ pub fn checklist(f: &SweepFacts, fit: &FitReport, g: &GroupReport) -> Vec<Block>
             r
         })
         .collect();
-    out.push(Block::Table(head, rows));
-    out
+    vec![
+        Block::Para(
+            "Hyperparameters per model size (spec values; lr_rule scales learning_rate with width from lr_base_width; tuned: where a [tune]d sweep's learning rate came from, see tune.json):".into(),
+        ),
+        Block::Table(head, rows),
+    ]
 }

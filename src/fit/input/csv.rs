@@ -69,6 +69,137 @@ pub fn parse_csv(text: &str, name: &str) -> Result<Vec<RunPoint>> {
     parse_csv_noted(text, name).map(|(p, _)| p)
 }
 
+/// Where each meaning is in a file's header (module docs), with the header as read.
+struct Header<'a> {
+    /// The file's name for messages.
+    name: &'a str,
+    /// The column names in lower case.
+    cols: Vec<String>,
+    /// Column index of each meaning present.
+    at: std::collections::BTreeMap<&'static str, usize>,
+    /// Column of N, of the loss, of D and of C (at least one of the last two).
+    n: usize,
+    loss: usize,
+    d: Option<usize>,
+    c: Option<usize>,
+}
+
+impl<'a> Header<'a> {
+    /// Reads the header record: each column under its meaning ([`ALIASES`]), with the names of
+    /// the ignored ones; input error for two columns of one meaning or a missing N, loss, or D
+    /// and C.
+    fn read(name: &'a str, header: &csv::StringRecord) -> Result<(Header<'a>, Vec<String>)> {
+        let hline = header.position().map_or(1, |p| p.line());
+        let cols: Vec<String> = header.iter().map(str::to_ascii_lowercase).collect();
+        // Which column holds each meaning; two of one meaning is an error.
+        let mut at: std::collections::BTreeMap<&'static str, usize> = Default::default();
+        let mut ignored = Vec::new();
+        for (i, c) in cols.iter().enumerate() {
+            match ALIASES.iter().find(|(_, names)| names.contains(&c.as_str())) {
+                Some((key, _)) => {
+                    if let Some(&j) = at.get(key) {
+                        return Err(input_err(format!(
+                            "{name}:{hline}: columns `{}` and `{}` both give {key}; fix: keep one of them",
+                            header.get(j).unwrap_or(""),
+                            header.get(i).unwrap_or("")
+                        )));
+                    }
+                    at.insert(key, i);
+                }
+                None => ignored.push(header.get(i).unwrap_or("").to_string()),
+            }
+        }
+        let need = |k: &str, what: &str| {
+            at.get(k).copied().ok_or_else(|| {
+                input_err(format!(
+                    "{name}:{hline}: missing column `{what}` (header has: {}); {FIX_HEADER}",
+                    cols.join(", ")
+                ))
+            })
+        };
+        let n = need("n", "N")?;
+        let loss = need("loss", "loss")?;
+        let (d, c) = (at.get("d").copied(), at.get("c").copied());
+        if d.is_none() && c.is_none() {
+            return Err(input_err(format!(
+                "{name}:{hline}: missing column `D` (tokens) or `C` (FLOPs) (header has: {}); {FIX_HEADER}",
+                cols.join(", ")
+            )));
+        }
+        Ok((Header { name, cols, at, n, loss, d, c }, ignored))
+    }
+
+    /// One data record as a point; `None` for a row whose `status` is not `ok`. Every problem
+    /// is an input error naming the line and column.
+    fn point(&self, rec: &csv::StringRecord) -> Result<Option<RunPoint>> {
+        let name = self.name;
+        let lineno = rec.position().map_or(0, |p| p.line());
+        if rec.len() != self.cols.len() {
+            return Err(input_err(format!(
+                "{name}:{lineno}: {} fields but the header has {}; fix: give every row the header's columns",
+                rec.len(),
+                self.cols.len()
+            )));
+        }
+        let field = |c: usize| rec.get(c).unwrap_or("");
+        if let Some(st) = self.at.get("status").map(|&c| field(c)) {
+            if !st.eq_ignore_ascii_case("ok") {
+                return Ok(None);
+            }
+        }
+        let num = |col: usize| -> Result<f64> {
+            let raw = field(col);
+            let v: f64 = raw.parse().map_err(|_| {
+                input_err(format!(
+                    "{name}:{lineno}: column `{}` = `{raw}` is not a number; fix: write a plain number such as 1.5e7",
+                    self.cols[col]
+                ))
+            })?;
+            if !v.is_finite() || v <= 0.0 {
+                return Err(input_err(format!(
+                    "{name}:{lineno}: column `{}` = `{raw}` must be a positive finite number; fix: correct or remove the row",
+                    self.cols[col]
+                )));
+            }
+            Ok(v)
+        };
+        let n = num(self.n)?;
+        let loss = num(self.loss)?;
+        let (d, c) = match (self.d, self.c) {
+            (Some(dc), Some(cc)) => (num(dc)?, num(cc)?),
+            (Some(dc), None) => {
+                let d = num(dc)?;
+                (d, 6.0 * n * d)
+            }
+            (None, Some(cc)) => {
+                let c = num(cc)?;
+                (c / (6.0 * n), c)
+            }
+            (None, None) => {
+                return Err(input_err(format!("{name}:{lineno}: no `D` or `C` column; {FIX_HEADER}")));
+            }
+        };
+        let text_of = |k: &str| self.at.get(k).map(|&c| field(c).to_string()).filter(|s| !s.is_empty());
+        let optional = |k: &str| match self.at.get(k) {
+            Some(&b) if !field(b).is_empty() => num(b).map(Some),
+            _ => Ok(None),
+        };
+        Ok(Some(RunPoint {
+            id: format!("{name}:{lineno}"),
+            n,
+            d,
+            c,
+            loss,
+            seed: text_of("seed"),
+            group: text_of("group"),
+            flops_budget: optional("flops_budget")?,
+            schedule: None,
+            run: text_of("run"),
+            unique_tokens: optional("unique")?,
+        }))
+    }
+}
+
 /// [`parse_csv`], with the notes for stderr (ignored columns, skipped rows).
 pub fn parse_csv_noted(text: &str, name: &str) -> Result<(Vec<RunPoint>, Vec<String>)> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -86,43 +217,7 @@ pub fn parse_csv_noted(text: &str, name: &str) -> Result<(Vec<RunPoint>, Vec<Str
         Some(Err(e)) => return Err(bad(e.position().map_or(1, |p| p.line()), e)),
         Some(Ok(h)) => h,
     };
-    let hline = header.position().map_or(1, |p| p.line());
-    let cols: Vec<String> = header.iter().map(str::to_ascii_lowercase).collect();
-    // Which column holds each meaning; two of one meaning is an error.
-    let mut at: std::collections::BTreeMap<&str, usize> = Default::default();
-    let mut ignored = Vec::new();
-    for (i, c) in cols.iter().enumerate() {
-        match ALIASES.iter().find(|(_, names)| names.contains(&c.as_str())) {
-            Some((key, _)) => {
-                if let Some(&j) = at.get(key) {
-                    return Err(input_err(format!(
-                        "{name}:{hline}: columns `{}` and `{}` both give {key}; fix: keep one of them",
-                        header.get(j).unwrap_or(""),
-                        header.get(i).unwrap_or("")
-                    )));
-                }
-                at.insert(key, i);
-            }
-            None => ignored.push(header.get(i).unwrap_or("").to_string()),
-        }
-    }
-    let need = |k: &str, what: &str| {
-        at.get(k).copied().ok_or_else(|| {
-            input_err(format!(
-                "{name}:{hline}: missing column `{what}` (header has: {}); {FIX_HEADER}",
-                cols.join(", ")
-            ))
-        })
-    };
-    let n_col = need("n", "N")?;
-    let loss_col = need("loss", "loss")?;
-    let (d_col, c_col) = (at.get("d").copied(), at.get("c").copied());
-    if d_col.is_none() && c_col.is_none() {
-        return Err(input_err(format!(
-            "{name}:{hline}: missing column `D` (tokens) or `C` (FLOPs) (header has: {}); {FIX_HEADER}",
-            cols.join(", ")
-        )));
-    }
+    let (layout, ignored) = Header::read(name, &header)?;
     let mut notes = Vec::new();
     if !ignored.is_empty() {
         notes.push(format!("{name}: ignoring {} column(s): {}", ignored.len(), ignored.join(", ")));
@@ -134,75 +229,10 @@ pub fn parse_csv_noted(text: &str, name: &str) -> Result<(Vec<RunPoint>, Vec<Str
             let line = e.position().map_or(0, |p| p.line());
             bad(line, e)
         })?;
-        let lineno = rec.position().map_or(0, |p| p.line());
-        if rec.len() != cols.len() {
-            return Err(input_err(format!(
-                "{name}:{lineno}: {} fields but the header has {}; fix: give every row the header's columns",
-                rec.len(),
-                cols.len()
-            )));
+        match layout.point(&rec)? {
+            Some(p) => out.push(p),
+            None => skipped += 1,
         }
-        let field = |c: usize| rec.get(c).unwrap_or("");
-        if let Some(st) = at.get("status").map(|&c| field(c)) {
-            if !st.eq_ignore_ascii_case("ok") {
-                skipped += 1;
-                continue;
-            }
-        }
-        let num = |col: usize| -> Result<f64> {
-            let raw = field(col);
-            let v: f64 = raw.parse().map_err(|_| {
-                input_err(format!(
-                    "{name}:{lineno}: column `{}` = `{raw}` is not a number; fix: write a plain number such as 1.5e7",
-                    cols[col]
-                ))
-            })?;
-            if !v.is_finite() || v <= 0.0 {
-                return Err(input_err(format!(
-                    "{name}:{lineno}: column `{}` = `{raw}` must be a positive finite number; fix: correct or remove the row",
-                    cols[col]
-                )));
-            }
-            Ok(v)
-        };
-        let n = num(n_col)?;
-        let loss = num(loss_col)?;
-        let (d, c) = match (d_col, c_col) {
-            (Some(dc), Some(cc)) => (num(dc)?, num(cc)?),
-            (Some(dc), None) => {
-                let d = num(dc)?;
-                (d, 6.0 * n * d)
-            }
-            (None, Some(cc)) => {
-                let c = num(cc)?;
-                (c / (6.0 * n), c)
-            }
-            (None, None) => {
-                return Err(input_err(format!("{name}:{lineno}: no `D` or `C` column; {FIX_HEADER}")));
-            }
-        };
-        let text_of = |k: &str| at.get(k).map(|&c| field(c).to_string()).filter(|s| !s.is_empty());
-        let flops_budget = match at.get("flops_budget") {
-            Some(&b) if !field(b).is_empty() => Some(num(b)?),
-            _ => None,
-        };
-        let unique_tokens = match at.get("unique") {
-            Some(&b) if !field(b).is_empty() => Some(num(b)?),
-            _ => None,
-        };
-        out.push(RunPoint {
-            id: format!("{name}:{lineno}"),
-            n,
-            d,
-            c,
-            loss,
-            seed: text_of("seed"),
-            group: text_of("group"),
-            flops_budget,
-            schedule: None,
-            run: text_of("run"),
-            unique_tokens,
-        });
     }
     if skipped > 0 {
         notes.push(format!("{name}: skipped {skipped} row(s) whose status is not `ok`"));

@@ -14,8 +14,8 @@ use crate::error::input_err;
 use crate::fit::input::data::{make_cells, RunPoint};
 use crate::fit::input::source::{load_results, FlopsConvention, Loaded, ParamsConvention};
 use crate::fit::laws::approach3::{Approach3Options, Starts};
-use crate::fit::schema::{Conventions, CurvePoints, FitReport, Source, FIT_SCHEMA_VERSION};
-use crate::fit::solve::multistart::FitOptions;
+use crate::fit::schema::{Conventions, CurvePoints, FitReport, GroupReport, Source, FIT_SCHEMA_VERSION};
+use crate::fit::solve::multistart::{FitOptions, COARSE_ROWS};
 use crate::fit::uncertainty::bootstrap::BootstrapOptions;
 use crate::fit::uncertainty::design::design;
 use crate::fmt::fmt_num;
@@ -208,9 +208,9 @@ pub fn poorer_than_existing(out: &Path, args: &FitRequest) -> Vec<String> {
     lost
 }
 
-/// Fits everything `args` asks for, writes fit.json, prints the summary; returns the report.
-/// An existing fit that this one would make poorer is kept (input error) unless `--overwrite`.
-pub fn fit_report(args: &FitRequest) -> Result<(FitReport, PathBuf)> {
+/// The checks that need no data: `--reference-flops` and `--isoflop-gap` in range, and no
+/// existing fit at the output (returned) that this one would make poorer, unless `--overwrite`.
+fn check_request(args: &FitRequest) -> Result<PathBuf> {
     if let Some(c) = args.reference_flops.filter(|c| !(c.is_finite() && *c > 0.0)) {
         return Err(input_err(format!(
             "--reference-flops {c}: must be a positive finite number; fix: e.g. --reference-flops 1e15"
@@ -234,6 +234,11 @@ pub fn fit_report(args: &FitRequest) -> Result<(FitReport, PathBuf)> {
             )));
         }
     }
+    Ok(out)
+}
+
+/// The request's points, each exclusion named on stderr; input error when none is usable.
+fn load_usable(args: &FitRequest) -> Result<(Source, Loaded)> {
     let (source, loaded) = load(args)?;
     for e in &loaded.excluded {
         eprintln!("excluded {}: {}", e.id, e.reason);
@@ -244,20 +249,17 @@ pub fn fit_report(args: &FitRequest) -> Result<(FitReport, PathBuf)> {
             source.path
         )));
     }
-    let group_key = args
-        .group_by
-        .clone()
-        .or_else(|| loaded.points.iter().any(|p| p.group.is_some()).then(|| "group".to_string()));
-    let mut groups: BTreeMap<Option<String>, Vec<RunPoint>> = BTreeMap::new();
-    for p in &loaded.points {
-        groups.entry(p.group.clone()).or_default().push(p.clone());
-    }
-    let opts = PipelineOptions {
+    Ok((source, loaded))
+}
+
+/// The settings every group is fitted with (`--e-floor` resolved against the loaded runs).
+fn pipeline_options(args: &FitRequest, loaded: &Loaded) -> Result<PipelineOptions> {
+    Ok(PipelineOptions {
         a3: Approach3Options {
             grid: args.starts.grid(),
             fit: FitOptions {
-                e_floor: e_floor(args, &loaded)?,
-                coarse_rows: if args.all_rows { 0 } else { crate::fit::solve::multistart::COARSE_ROWS },
+                e_floor: e_floor(args, loaded)?,
+                coarse_rows: if args.all_rows { 0 } else { COARSE_ROWS },
                 ..Default::default()
             },
         },
@@ -272,29 +274,34 @@ pub fn fit_report(args: &FitRequest) -> Result<(FitReport, PathBuf)> {
         holdout_top: args.holdout_top,
         reference_flops: args.reference_flops,
         params: args.params,
-    };
-    let mut warnings = Vec::new();
-    if source.kind == "csv" && args.params == ParamsConvention::Nonembedding {
-        warnings.push("--params nonembedding with --csv: N is taken from the CSV as given".to_string());
+    })
+}
+
+/// Fits each group of points (key `group_key`), with progress on stderr; an input error names
+/// the group.
+fn fit_groups(
+    args: &FitRequest,
+    source: &Source,
+    loaded: &Loaded,
+    group_key: Option<&str>,
+    opts: &PipelineOptions,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<GroupReport>> {
+    let mut groups: BTreeMap<Option<String>, Vec<RunPoint>> = BTreeMap::new();
+    for p in &loaded.points {
+        groups.entry(p.group.clone()).or_default().push(p.clone());
     }
     let mut reports = Vec::new();
     for (value, pts) in &groups {
         let what = match value {
-            Some(v) => format!("{} ({} = {v})", source.path, group_key.as_deref().unwrap_or("group")),
+            Some(v) => format!("{} ({} = {v})", source.path, group_key.unwrap_or("group")),
             None => source.path.clone(),
         };
         check_degenerate(pts, &what, args.allow_degenerate)?;
         eprintln!("fitting {what}: {} runs ...", pts.len());
         let curves: Vec<_> = loaded.curves.iter().filter(|c| &c.group == value).cloned().collect();
-        let g = fit_group(
-            group_key.as_deref().filter(|_| value.is_some()),
-            value.as_deref(),
-            pts,
-            &curves,
-            &opts,
-            &mut warnings,
-        )
-        .map_err(|e| {
+        let key = group_key.filter(|_| value.is_some());
+        let g = fit_group(key, value.as_deref(), pts, &curves, opts, warnings).map_err(|e| {
             if crate::error::is_input_error(&e) {
                 input_err(format!("{what}: {e}"))
             } else {
@@ -303,6 +310,24 @@ pub fn fit_report(args: &FitRequest) -> Result<(FitReport, PathBuf)> {
         })?;
         reports.push(g);
     }
+    Ok(reports)
+}
+
+/// Fits everything `args` asks for and writes fit.json; returns the report and where it went.
+/// An existing fit that this one would make poorer is kept (input error) unless `--overwrite`.
+pub fn fit_report(args: &FitRequest) -> Result<(FitReport, PathBuf)> {
+    let out = check_request(args)?;
+    let (source, loaded) = load_usable(args)?;
+    let group_key = args
+        .group_by
+        .clone()
+        .or_else(|| loaded.points.iter().any(|p| p.group.is_some()).then(|| "group".to_string()));
+    let opts = pipeline_options(args, &loaded)?;
+    let mut warnings = Vec::new();
+    if source.kind == "csv" && args.params == ParamsConvention::Nonembedding {
+        warnings.push("--params nonembedding with --csv: N is taken from the CSV as given".to_string());
+    }
+    let groups = fit_groups(args, &source, &loaded, group_key.as_deref(), &opts, &mut warnings)?;
     let report = FitReport {
         schema_version: FIT_SCHEMA_VERSION,
         conventions: Conventions {
@@ -321,7 +346,7 @@ pub fn fit_report(args: &FitRequest) -> Result<(FitReport, PathBuf)> {
             allow_mixed: args.allow_mixed,
         },
         excluded: loaded.excluded,
-        groups: reports,
+        groups,
         warnings,
         source,
     };

@@ -109,6 +109,142 @@ pub struct LbfgsResult {
     pub termination: Termination,
 }
 
+/// The correction pairs (s, y) = (x_{k+1} − x_k, g_{k+1} − g_k) of the last `m` steps, pair i
+/// at [i·n, (i+1)·n), in a ring of m starting at `head`, with ρ_i = 1/(s_iᵀy_i).
+struct History {
+    n: usize,
+    m: usize,
+    s: Vec<f64>,
+    y: Vec<f64>,
+    rho: Vec<f64>,
+    /// The two-loop recursion's α_i, kept to avoid an allocation per iteration.
+    alpha: Vec<f64>,
+    head: usize,
+    len: usize,
+}
+
+impl History {
+    fn new(n: usize, m: usize) -> History {
+        History {
+            n,
+            m,
+            s: vec![0.0; m * n],
+            y: vec![0.0; m * n],
+            rho: vec![0.0; m],
+            alpha: vec![0.0; m],
+            head: 0,
+            len: 0,
+        }
+    }
+
+    /// The two-loop recursion (Nocedal & Wright, Algorithm 7.4): d = −H g, with H the
+    /// L-BFGS inverse-Hessian estimate scaled by γ = sᵀy/yᵀy of the newest pair. Pairs are
+    /// visited newest to oldest, then back (ring-buffer index stepped by hand: a `%` per step
+    /// costs more than the arithmetic).
+    fn direction(&mut self, g: &[f64], d: &mut [f64]) {
+        let (n, m) = (self.n, self.m);
+        d.copy_from_slice(g);
+        let mut i = self.head;
+        for _ in 0..self.len {
+            i = if i == 0 { m - 1 } else { i - 1 };
+            let (si, yi) = (&self.s[i * n..(i + 1) * n], &self.y[i * n..(i + 1) * n]);
+            self.alpha[i] = self.rho[i] * dot(si, d);
+            for (dj, yj) in d.iter_mut().zip(yi) {
+                *dj -= self.alpha[i] * yj;
+            }
+        }
+        let gamma = if self.len > 0 {
+            let i = if self.head == 0 { m - 1 } else { self.head - 1 };
+            let (si, yi) = (&self.s[i * n..(i + 1) * n], &self.y[i * n..(i + 1) * n]);
+            dot(si, yi) / dot(yi, yi)
+        } else {
+            1.0 / inf_norm(g).max(1e-300)
+        };
+        for dj in d.iter_mut() {
+            *dj *= gamma;
+        }
+        for _ in 0..self.len {
+            let (si, yi) = (&self.s[i * n..(i + 1) * n], &self.y[i * n..(i + 1) * n]);
+            let beta = self.rho[i] * dot(yi, d);
+            for (dj, sj) in d.iter_mut().zip(si) {
+                *dj += (self.alpha[i] - beta) * sj;
+            }
+            i = if i + 1 == m { 0 } else { i + 1 };
+        }
+        for dj in d.iter_mut() {
+            *dj = -*dj;
+        }
+    }
+
+    /// Stores the pair of the step from (x, g) to (xn, gn); a pair with sᵀy ≤ 1e-300 (no
+    /// positive curvature) is written but not kept.
+    fn push(&mut self, x: &[f64], xn: &[f64], g: &[f64], gn: &[f64]) {
+        let (n, i) = (self.n, self.head);
+        let mut sy = 0.0;
+        for j in 0..n {
+            self.s[i * n + j] = xn[j] - x[j];
+            self.y[i * n + j] = gn[j] - g[j];
+            sy += self.s[i * n + j] * self.y[i * n + j];
+        }
+        if sy > 1e-300 {
+            self.rho[i] = 1.0 / sy;
+            self.head = (self.head + 1) % self.m;
+            self.len = (self.len + 1).min(self.m);
+        }
+    }
+}
+
+/// The search direction at gradient `g` into `d`, and its slope dᵀg: the L-BFGS direction, or
+/// normalised steepest descent (forgetting the history) when that is not a descent direction
+/// (the curvature information went stale).
+fn descent(hist: &mut History, g: &[f64], d: &mut [f64]) -> f64 {
+    hist.direction(g, d);
+    let dg = dot(d, g);
+    if dg.partial_cmp(&0.0) == Some(std::cmp::Ordering::Less) {
+        return dg;
+    }
+    hist.len = 0;
+    for (dj, gj) in d.iter_mut().zip(g) {
+        *dj = -gj / inf_norm(g).max(1e-300);
+    }
+    dot(d, g)
+}
+
+/// The stopping tests applied after each accepted step: the relative decrease at or below
+/// `ftol` for 3 steps in a row, and the plateau test over `plateau_window` steps.
+struct Stops {
+    small_steps: usize,
+    /// The objective of the last `plateau_window` iterations (ring by iteration number).
+    f_hist: Vec<f64>,
+}
+
+impl Stops {
+    fn new(f0: f64, opts: &LbfgsOptions) -> Stops {
+        Stops { small_steps: 0, f_hist: vec![f0; opts.plateau_window.max(1)] }
+    }
+
+    /// Why to stop after iteration `it` reached objective `f` with relative decrease `rel`.
+    fn after(&mut self, it: usize, f: f64, rel: f64, opts: &LbfgsOptions) -> Option<Termination> {
+        let window = opts.plateau_window;
+        if window > 0 {
+            let slot = it % window;
+            if it >= window && self.f_hist[slot] - f <= opts.plateau_rtol * f.abs() {
+                return Some(Termination::Plateau);
+            }
+            self.f_hist[slot] = f;
+        }
+        if rel <= opts.ftol {
+            self.small_steps += 1;
+            if self.small_steps >= 3 {
+                return Some(Termination::Objective);
+            }
+        } else {
+            self.small_steps = 0;
+        }
+        None
+    }
+}
+
 /// Minimises `fg(x, grad) -> f` (which must fill `grad` with ∂f/∂x) from `x0`.
 ///
 /// Non-finite objective values during a line search are treated as "too far" and the step is
@@ -118,33 +254,17 @@ where
     F: FnMut(&[f64], &mut [f64]) -> f64,
 {
     let n = x0.len();
-    let m = opts.memory.max(1);
     let mut x = x0.to_vec();
     let mut g = vec![0.0; n];
     let mut f = fg(&x, &mut g);
     let mut evals = 1;
     if !f.is_finite() || g.iter().any(|v| !v.is_finite()) {
-        return LbfgsResult {
-            x,
-            f,
-            grad_inf: f64::INFINITY,
-            iterations: 0,
-            evaluations: evals,
-            termination: Termination::NonFinite,
-        };
+        let termination = Termination::NonFinite;
+        return LbfgsResult { x, f, grad_inf: f64::INFINITY, iterations: 0, evaluations: evals, termination };
     }
-    // Correction pairs, pair i at [i·n, (i+1)·n), in a ring of m starting at `head`.
-    let mut s_hist = vec![0.0; m * n];
-    let mut y_hist = vec![0.0; m * n];
-    let mut rho = vec![0.0; m];
-    let mut alpha_buf = vec![0.0; m];
-    let (mut head, mut len) = (0usize, 0usize);
-    let mut d = vec![0.0; n];
-    let mut xn = vec![0.0; n];
-    let mut gn = vec![0.0; n];
-    let mut small_steps = 0;
-    let window = opts.plateau_window;
-    let mut f_hist = vec![f; window.max(1)];
+    let mut hist = History::new(n, opts.memory.max(1));
+    let (mut d, mut xn, mut gn) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+    let mut stops = Stops::new(f, opts);
     let mut termination = Termination::MaxIter;
     let mut it = 0;
     while it < opts.max_iter {
@@ -152,99 +272,30 @@ where
             termination = Termination::Gradient;
             break;
         }
-        // Two-loop recursion: d = -H g. Pairs are visited newest to oldest, then back
-        // (ring-buffer index stepped by hand: a `%` per step costs more than the arithmetic).
-        d.copy_from_slice(&g);
-        let mut i = head;
-        for _ in 0..len {
-            i = if i == 0 { m - 1 } else { i - 1 };
-            let (si, yi) = (&s_hist[i * n..(i + 1) * n], &y_hist[i * n..(i + 1) * n]);
-            alpha_buf[i] = rho[i] * dot(si, &d);
-            for (dj, yj) in d.iter_mut().zip(yi) {
-                *dj -= alpha_buf[i] * yj;
-            }
-        }
-        let gamma = if len > 0 {
-            let i = if head == 0 { m - 1 } else { head - 1 };
-            let (si, yi) = (&s_hist[i * n..(i + 1) * n], &y_hist[i * n..(i + 1) * n]);
-            dot(si, yi) / dot(yi, yi)
-        } else {
-            1.0 / inf_norm(&g).max(1e-300)
-        };
-        for dj in d.iter_mut() {
-            *dj *= gamma;
-        }
-        for _ in 0..len {
-            let (si, yi) = (&s_hist[i * n..(i + 1) * n], &y_hist[i * n..(i + 1) * n]);
-            let beta = rho[i] * dot(yi, &d);
-            for (dj, sj) in d.iter_mut().zip(si) {
-                *dj += (alpha_buf[i] - beta) * sj;
-            }
-            i = if i + 1 == m { 0 } else { i + 1 };
-        }
-        for dj in d.iter_mut() {
-            *dj = -*dj;
-        }
-        let mut dg = dot(&d, &g);
-        if dg.partial_cmp(&0.0) != Some(std::cmp::Ordering::Less) {
-            // Not a descent direction (curvature information went stale): restart.
-            len = 0;
-            for (dj, gj) in d.iter_mut().zip(&g) {
-                *dj = -gj / inf_norm(&g).max(1e-300);
-            }
-            dg = dot(&d, &g);
-        }
+        let dg = descent(&mut hist, &g, &mut d);
         let line = Line { x: &x, f0: f, d: &d, dg0: dg };
         let mut probe = Probe { fg: &mut fg, xn: &mut xn, gn: &mut gn, evals: &mut evals };
         let ls = match opts.line_search {
             LineSearch::StrongWolfe => probe.wolfe(&line),
             LineSearch::Backtracking => probe.backtrack(&line),
         };
-        match ls {
-            Some(fnew) => {
-                // Update history with s = xn - x, y = gn - g.
-                let i = head;
-                let mut sy = 0.0;
-                for j in 0..n {
-                    s_hist[i * n + j] = xn[j] - x[j];
-                    y_hist[i * n + j] = gn[j] - g[j];
-                    sy += s_hist[i * n + j] * y_hist[i * n + j];
-                }
-                if sy > 1e-300 {
-                    rho[i] = 1.0 / sy;
-                    head = (head + 1) % m;
-                    len = (len + 1).min(m);
-                }
-                let rel = (f - fnew) / f.abs().max(fnew.abs()).max(1e-300);
-                x.copy_from_slice(&xn);
-                g.copy_from_slice(&gn);
-                f = fnew;
-                it += 1;
-                if window > 0 {
-                    let slot = it % window;
-                    if it >= window && f_hist[slot] - f <= opts.plateau_rtol * f.abs() {
-                        termination = Termination::Plateau;
-                        break;
-                    }
-                    f_hist[slot] = f;
-                }
-                if rel <= opts.ftol {
-                    small_steps += 1;
-                    if small_steps >= 3 {
-                        termination = Termination::Objective;
-                        break;
-                    }
-                } else {
-                    small_steps = 0;
-                }
+        let Some(fnew) = ls else {
+            if hist.len == 0 {
+                termination = Termination::Stalled;
+                break;
             }
-            None => {
-                if len == 0 {
-                    termination = Termination::Stalled;
-                    break;
-                }
-                len = 0; // retry once along steepest descent
-            }
+            hist.len = 0; // retry once along steepest descent
+            continue;
+        };
+        hist.push(&x, &xn, &g, &gn);
+        let rel = (f - fnew) / f.abs().max(fnew.abs()).max(1e-300);
+        x.copy_from_slice(&xn);
+        g.copy_from_slice(&gn);
+        f = fnew;
+        it += 1;
+        if let Some(t) = stops.after(it, f, rel, opts) {
+            termination = t;
+            break;
         }
     }
     if it >= opts.max_iter && termination == Termination::MaxIter && inf_norm(&g) <= opts.gtol {
