@@ -1,7 +1,9 @@
 //! A fitted or derived quantity and whether the data determine it: the [`Estimate`] record,
-//! the bootstrap rule that can leave it undetermined ([`interval_reason`]), and the builder
-//! that gathers its reasons ([`estimate`]). An undetermined quantity is never quoted as a
-//! point estimate.
+//! the bootstrap rule that can leave it undetermined ([`interval_reason`]), the builder that
+//! gathers its reasons ([`estimate`]), and how it is written ([`shown`], with the parameter
+//! [`symbol`]s and the [`Footnotes`] for reasons several estimates share). An undetermined
+//! quantity is never a bare number: `fit`'s summary, the report's tables and `predict` show it
+//! as "not determined" with its interval and reasons.
 
 use serde::{Deserialize, Serialize};
 
@@ -88,6 +90,108 @@ pub fn estimate(
         determined: reasons.is_empty(),
         reasons,
     }
+}
+
+/// Reasons shared by several estimates of one block (the same design reason or flat profile
+/// explains α, A, a, b, G, ...), printed once as numbered notes and cited as `[k]`, so a
+/// summary stays readable when most quantities are undetermined for the same cause.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Footnotes {
+    /// The shared reasons, in first-seen order; `[k]` cites `notes[k - 1]`.
+    pub notes: Vec<String>,
+}
+
+impl Footnotes {
+    /// Numbers every reason that two or more of `estimates` give (interval reasons stay
+    /// inline: they differ per quantity).
+    pub fn collect<'a>(estimates: impl IntoIterator<Item = &'a Estimate>) -> Self {
+        let mut seen: Vec<(String, usize)> = Vec::new();
+        for e in estimates {
+            for r in &e.reasons {
+                match seen.iter_mut().find(|(s, _)| s == r) {
+                    Some((_, n)) => *n += 1,
+                    None => seen.push((r.clone(), 1)),
+                }
+            }
+        }
+        Self { notes: seen.into_iter().filter(|(_, n)| *n >= 2).map(|(r, _)| r).collect() }
+    }
+    /// The reasons of `e`, shared ones replaced by their `[k]` citation.
+    pub fn why(&self, e: &Estimate) -> Vec<String> {
+        let mut cites = Vec::new();
+        let mut own = Vec::new();
+        for r in &e.reasons {
+            match self.notes.iter().position(|n| n == r) {
+                Some(k) => cites.push(format!("[{}]", k + 1)),
+                None => own.push(r.clone()),
+            }
+        }
+        if !cites.is_empty() {
+            own.push(format!("see {}", cites.join(" ")));
+        }
+        own
+    }
+}
+
+/// The symbol a parameter is printed as: α, β and α_X for the exponents (fit.json's `alpha`,
+/// `beta`, `alpha_N`, ...), other names as they are. The one map from fit.json's names to
+/// what `fit`'s summary and the report show.
+pub fn symbol(name: &str) -> String {
+    match name {
+        "alpha" => "α".into(),
+        "beta" => "β".into(),
+        other => other.replace("alpha_", "α_"),
+    }
+}
+
+/// Where an estimate is written. A determined value is worded for its place (each output is
+/// compared byte for byte with what earlier versions wrote); an undetermined one always reads
+/// "not determined (95% interval …; reasons)", never as its point value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shown {
+    /// A line of `fit`'s summary: `α = 0.34 (95% interval 0.3–0.38)`.
+    Line,
+    /// A cell of a report table: `0.34 (95% CI 0.3–0.38)`.
+    Cell,
+    /// A column of the summary's side-by-side table, narrow: `0.34 (0.3–0.38)`, or
+    /// `undetermined (0.04–8.1)` without the reasons.
+    Short,
+}
+
+/// An estimate as text for `how`, citing reasons shared with other estimates as `[k]` from
+/// `notes` (module docs: an undetermined quantity is never a bare number).
+pub fn shown(e: &Estimate, notes: &Footnotes, how: Shown) -> String {
+    let range = e.ci95.map(|[lo, hi]| format!("{}–{}", fmt_num(lo), fmt_num(hi)));
+    let v = fmt_num(e.value);
+    if !e.determined {
+        return match (how, range) {
+            (Shown::Line, r) => format!("{}: {}", symbol(&e.name), not_determined(e, r, notes)),
+            (Shown::Cell, r) => not_determined(e, r, notes),
+            (Shown::Short, Some(r)) => format!("undetermined ({r})"),
+            (Shown::Short, None) => "undetermined".into(),
+        };
+    }
+    match (how, range) {
+        (Shown::Line, Some(r)) => format!("{} = {v} (95% interval {r})", symbol(&e.name)),
+        (Shown::Line, None) => format!("{} = {v} (no interval: run with --bootstrap K)", symbol(&e.name)),
+        (Shown::Cell, Some(r)) => format!("{v} (95% CI {r})"),
+        (Shown::Cell, None) => format!("{v} (no interval: fit with --bootstrap K)"),
+        (Shown::Short, Some(r)) => format!("{v} ({r})"),
+        (Shown::Short, None) => v,
+    }
+}
+
+/// "not determined (95% interval lo–hi; reasons)": the interval `range` unless a reason
+/// already quotes it, then the reasons, shared ones cited from `notes`.
+fn not_determined(e: &Estimate, range: Option<String>, notes: &Footnotes) -> String {
+    let quoted = e.reasons.iter().any(|r| r.starts_with("95% interval"));
+    let mut why: Vec<String> =
+        range.filter(|_| !quoted).map(|r| format!("95% interval {r}")).into_iter().collect();
+    why.extend(notes.why(e));
+    if why.is_empty() {
+        why.push("no reason recorded".into());
+    }
+    format!("not determined ({})", why.join("; "))
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! fit.json value with [`fmt_num`], and a quantity the fit marks undetermined is never shown as
 //! a bare point estimate.
 
-use crate::fit::pipeline::summary::Footnotes;
+use crate::fit::estimate::{shown, symbol, Footnotes, Shown};
 use crate::fit::schema::{AllocationReport, Estimate, GroupReport};
 use crate::fmt::fmt_num;
 
@@ -20,40 +20,22 @@ pub const KAPLAN: (f64, f64) = (0.73, 0.27);
 pub type Column<'a> = (String, Option<&'a GroupReport>);
 
 /// Table cell of an estimate: `0.3412 (95% CI 0.31–0.37)`, or `not determined (95% interval
-/// 0.04–8.1; reasons)`.
+/// 0.04–8.1; reasons)` ([`shown`]).
 pub fn estimate_cell(e: &Estimate) -> String {
     estimate_cell_noted(e, &Footnotes::default())
 }
 
 /// [`estimate_cell`], citing reasons shared across the table as `[k]` (listed under it).
 pub fn estimate_cell_noted(e: &Estimate, notes: &Footnotes) -> String {
-    let ci = e.ci95.map(|[lo, hi]| format!("{}–{}", fmt_num(lo), fmt_num(hi)));
-    if e.determined {
-        match ci {
-            Some(ci) => format!("{} (95% CI {ci})", fmt_num(e.value)),
-            None => format!("{} (no interval: fit with --bootstrap K)", fmt_num(e.value)),
-        }
-    } else {
-        let mut why: Vec<String> = Vec::new();
-        if let Some(ci) = ci {
-            if !e.reasons.iter().any(|r| r.starts_with("95% interval")) {
-                why.push(format!("95% interval {ci}"));
-            }
-        }
-        why.extend(notes.why(e));
-        if why.is_empty() {
-            why.push("no reason recorded".into());
-        }
-        format!("not determined ({})", why.join("; "))
-    }
+    shown(e, notes, Shown::Cell)
 }
 
-fn display(name: &str) -> String {
-    match name {
-        "alpha" => "α".into(),
-        "beta" => "β".into(),
-        "tokens_per_param" => "tokens per parameter".into(),
-        other => other.replace("alpha_", "α_"),
+/// A quantity's row label: its [`symbol`], and tokens per parameter in words.
+pub fn row_label(name: &str) -> String {
+    if name == "tokens_per_param" {
+        "tokens per parameter".into()
+    } else {
+        symbol(name)
     }
 }
 
@@ -74,7 +56,7 @@ pub fn approach3_table(cols: &[Column<'_>], floors: &[f64]) -> Vec<Block> {
     );
     let mut rows = Vec::new();
     for (i, e) in a3.params.iter().chain(&a3.derived).enumerate() {
-        let mut row = vec![display(&e.name), e.unit.clone()];
+        let mut row = vec![row_label(&e.name), e.unit.clone()];
         for (_, g) in cols {
             let other = g.and_then(|g| g.approach3.as_ref()).and_then(|a| {
                 let all: Vec<&Estimate> = a.params.iter().chain(&a.derived).collect();
@@ -233,7 +215,7 @@ pub fn kaplan_table(cols: &[Column<'_>]) -> Vec<Block> {
     let mut rows = Vec::new();
     for k in &g.kaplan {
         for e in &k.params {
-            let mut row = vec![format!("{} on {}", k.form, k.selection), display(&e.name), e.unit.clone()];
+            let mut row = vec![format!("{} on {}", k.form, k.selection), row_label(&e.name), e.unit.clone()];
             for (_, og) in cols {
                 let other = og
                     .and_then(|og| og.kaplan.iter().find(|o| o.name == k.name))

@@ -59,15 +59,6 @@ fn check_cell(cell: &str, e: &Estimate) {
     }
 }
 
-fn display_name(n: &str) -> String {
-    match n {
-        "alpha" => "α".into(),
-        "beta" => "β".into(),
-        "tokens_per_param" => "tokens per parameter".into(),
-        o => o.replace("alpha_", "α_"),
-    }
-}
-
 /// Counts pixels of each palette colour in a PNG file.
 fn palette_pixels(path: &Path) -> Vec<usize> {
     let decoder = png::Decoder::new(std::fs::File::open(path).expect("png"));
@@ -147,7 +138,7 @@ fn synthetic_sweep_report_has_fit_json_numbers_and_figures_with_data() {
     let (a3, a3b) = (g.approach3.as_ref().expect("a3"), ga.approach3.as_ref().expect("a3 alt"));
     let mut checked = 0;
     for (e, eb) in a3.params.iter().chain(&a3.derived).zip(a3b.params.iter().chain(&a3b.derived)) {
-        let row = rows.iter().find(|r| r[0] == display_name(&e.name)).expect("row");
+        let row = rows.iter().find(|r| r[0] == super::tables::row_label(&e.name)).expect("row");
         check_cell(&row[2], e);
         check_cell(&row[3], eb);
         checked += 2;
@@ -175,7 +166,7 @@ fn synthetic_sweep_report_has_fit_json_numbers_and_figures_with_data() {
         for e in &k.params {
             let row = rows
                 .iter()
-                .find(|r| r[0].starts_with(&k.form) && r[1] == display_name(&e.name))
+                .find(|r| r[0].starts_with(&k.form) && r[1] == super::tables::row_label(&e.name))
                 .expect("kaplan row");
             check_cell(&row[3], e);
         }

@@ -1,85 +1,24 @@
 //! The human-readable summary printed on stdout. Undetermined quantities are never printed as
-//! bare point estimates: "α: not determined (95% interval 0.04–8.1; N range under a decade ...)".
+//! bare point estimates: "α: not determined (95% interval 0.04–8.1; N range under a decade ...)"
+//! (the wording is `estimate::shown`'s, shared with the report).
 
 use std::fmt::Write;
 
-use crate::fit::schema::{AllocationReport, Estimate, FitReport, GroupReport};
+use crate::fit::estimate::{shown, Footnotes, Shown};
+use crate::fit::schema::{
+    AllocationReport, Approach3Report, Estimate, FitReport, GroupReport, HoldoutReport, PowerLawReport,
+};
+use crate::fit::uncertainty::agreement::lines;
 use crate::fmt::fmt_num;
-
-/// Greek/plain display name.
-fn display(name: &str) -> &str {
-    match name {
-        "alpha" => "α",
-        "beta" => "β",
-        "alpha_N" => "α_N",
-        "alpha_D" => "α_D",
-        "alpha_C" => "α_C",
-        other => other,
-    }
-}
-
-/// Reasons shared by several estimates of one block (the same design reason or flat profile
-/// explains α, A, a, b, G, ...), printed once as numbered notes and cited as `[k]`, so a
-/// summary stays readable when most quantities are undetermined for the same cause.
-#[derive(Debug, Default, Clone, PartialEq)]
-pub struct Footnotes {
-    /// The shared reasons, in first-seen order; `[k]` cites `notes[k - 1]`.
-    pub notes: Vec<String>,
-}
-
-impl Footnotes {
-    /// Numbers every reason that two or more of `estimates` give (interval reasons stay
-    /// inline: they differ per quantity).
-    pub fn collect<'a>(estimates: impl IntoIterator<Item = &'a Estimate>) -> Self {
-        let mut seen: Vec<(String, usize)> = Vec::new();
-        for e in estimates {
-            for r in &e.reasons {
-                match seen.iter_mut().find(|(s, _)| s == r) {
-                    Some((_, n)) => *n += 1,
-                    None => seen.push((r.clone(), 1)),
-                }
-            }
-        }
-        Self { notes: seen.into_iter().filter(|(_, n)| *n >= 2).map(|(r, _)| r).collect() }
-    }
-    /// The reasons of `e`, shared ones replaced by their `[k]` citation.
-    pub fn why(&self, e: &Estimate) -> Vec<String> {
-        let mut cites = Vec::new();
-        let mut own = Vec::new();
-        for r in &e.reasons {
-            match self.notes.iter().position(|n| n == r) {
-                Some(k) => cites.push(format!("[{}]", k + 1)),
-                None => own.push(r.clone()),
-            }
-        }
-        if !cites.is_empty() {
-            own.push(format!("see {}", cites.join(" ")));
-        }
-        own
-    }
-}
 
 /// One line for an estimate.
 pub fn estimate_line(e: &Estimate) -> String {
-    estimate_line_noted(e, &Footnotes::default())
+    shown(e, &Footnotes::default(), Shown::Line)
 }
 
 /// One line for an estimate, citing shared reasons from `notes`.
 pub fn estimate_line_noted(e: &Estimate, notes: &Footnotes) -> String {
-    let ci = e.ci95.map(|[lo, hi]| format!("95% interval {}–{}", fmt_num(lo), fmt_num(hi)));
-    if e.determined {
-        match ci {
-            Some(ci) => format!("{} = {} ({ci})", display(&e.name), fmt_num(e.value)),
-            None => {
-                format!("{} = {} (no interval: run with --bootstrap K)", display(&e.name), fmt_num(e.value))
-            }
-        }
-    } else {
-        let mut why: Vec<String> =
-            ci.into_iter().filter(|_| !e.reasons.iter().any(|r| r.starts_with("95% interval"))).collect();
-        why.extend(notes.why(e));
-        format!("{}: not determined ({})", display(&e.name), why.join("; "))
-    }
+    shown(e, notes, Shown::Line)
 }
 
 fn allocation(out: &mut String, title: &str, r: &AllocationReport) {
@@ -102,10 +41,8 @@ fn allocation(out: &mut String, title: &str, r: &AllocationReport) {
     }
 }
 
-fn group(out: &mut String, g: &GroupReport) {
-    if let (Some(k), Some(v)) = (&g.key, &g.value) {
-        let _ = writeln!(out, "\n== {k} = {v} ==");
-    }
+/// The group's design, seed noise, interval note and additivity line.
+fn design(out: &mut String, g: &GroupReport) {
     let d = &g.design;
     let _ = writeln!(
         out,
@@ -129,33 +66,81 @@ fn group(out: &mut String, g: &GroupReport) {
     if let Some(a) = &d.additivity {
         let _ = writeln!(out, "{}", a.line());
     }
-    if let Some(a3) = &g.approach3 {
+}
+
+/// Approach 3's estimates, reasons they share as numbered notes.
+fn approach3(out: &mut String, a3: &Approach3Report) {
+    let _ = writeln!(
+        out,
+        "\nApproach 3 (Besiroglu et al. 2024 procedure): {}  [R² log = {:.4}, RMSE log = {:.4}; {}/{} starts converged]",
+        a3.form, a3.quality.r2_log, a3.quality.rmse_log, a3.converged_starts, a3.starts
+    );
+    let notes = Footnotes::collect(a3.params.iter().chain(&a3.derived));
+    for e in a3.params.iter().chain(&a3.derived) {
+        let _ = writeln!(out, "  {}", estimate_line_noted(e, &notes));
+    }
+    for (k, n) in notes.notes.iter().enumerate() {
+        let _ = writeln!(out, "  [{}] {n}", k + 1);
+    }
+}
+
+/// The Kaplan forms, each with its estimates.
+fn kaplan(out: &mut String, laws: &[PowerLawReport]) {
+    if laws.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\nKaplan et al. 2020 forms:");
+    for k in laws {
         let _ = writeln!(
             out,
-            "\nApproach 3 (Besiroglu et al. 2024 procedure): {}  [R² log = {:.4}, RMSE log = {:.4}; {}/{} starts converged]",
-            a3.form, a3.quality.r2_log, a3.quality.rmse_log, a3.converged_starts, a3.starts
+            "  {} on {} ({} points, R² log = {:.4})",
+            k.form, k.selection, k.quality.points, k.quality.r2_log
         );
-        let notes = Footnotes::collect(a3.params.iter().chain(&a3.derived));
-        for e in a3.params.iter().chain(&a3.derived) {
-            let _ = writeln!(out, "  {}", estimate_line_noted(e, &notes));
-        }
-        for (k, n) in notes.notes.iter().enumerate() {
-            let _ = writeln!(out, "  [{}] {n}", k + 1);
+        for e in &k.params {
+            let _ = writeln!(out, "    {}", estimate_line(e));
         }
     }
-    if !g.kaplan.is_empty() {
-        let _ = writeln!(out, "\nKaplan et al. 2020 forms:");
-        for k in &g.kaplan {
-            let _ = writeln!(
-                out,
-                "  {} on {} ({} points, R² log = {:.4})",
-                k.form, k.selection, k.quality.points, k.quality.r2_log
-            );
-            for e in &k.params {
-                let _ = writeln!(out, "    {}", estimate_line(e));
-            }
-        }
+}
+
+/// The forecast of the held-out cells against their prediction intervals.
+fn holdout(out: &mut String, h: &HoldoutReport) {
+    let _ = writeln!(out, "\nForecast of the {} largest-compute cells (fit on the rest): {}", h.k, h.note);
+    for r in &h.runs {
+        let iv = r
+            .interval
+            .map(|[lo, hi]| {
+                format!(
+                    " 95% PI {:.4}–{:.4} {}",
+                    lo,
+                    hi,
+                    if r.inside == Some(true) { "inside" } else { "OUTSIDE" }
+                )
+            })
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  N = {:>10} D = {:>10}: actual {:.4}, predicted {:.4} ({:+.2}%){iv}",
+            fmt_num(r.n),
+            fmt_num(r.d),
+            r.actual,
+            r.predicted,
+            r.pct_error
+        );
     }
+    if let Some(c) = h.coverage {
+        let _ = writeln!(out, "  coverage: {:.0}% of held-out cells inside their 95% interval", 100.0 * c);
+    }
+}
+
+fn group(out: &mut String, g: &GroupReport) {
+    if let (Some(k), Some(v)) = (&g.key, &g.value) {
+        let _ = writeln!(out, "\n== {k} = {v} ==");
+    }
+    design(out, g);
+    if let Some(a3) = &g.approach3 {
+        approach3(out, a3);
+    }
+    kaplan(out, &g.kaplan);
     if let Some(a) = &g.approach1 {
         let _ = writeln!(out);
         allocation(out, "Approach 1 (training-curve envelope)", a);
@@ -166,7 +151,7 @@ fn group(out: &mut String, g: &GroupReport) {
     }
     if let Some(a) = &g.agreement {
         let _ = writeln!(out, "\nApproach agreement on a (N_opt ∝ C^a):");
-        for l in crate::fit::uncertainty::agreement::lines(a) {
+        for l in lines(a) {
             let _ = writeln!(out, "  {l}");
         }
     }
@@ -180,34 +165,7 @@ fn group(out: &mut String, g: &GroupReport) {
         );
     }
     if let Some(h) = &g.holdout {
-        let _ =
-            writeln!(out, "\nForecast of the {} largest-compute cells (fit on the rest): {}", h.k, h.note);
-        for r in &h.runs {
-            let iv = r
-                .interval
-                .map(|[lo, hi]| {
-                    format!(
-                        " 95% PI {:.4}–{:.4} {}",
-                        lo,
-                        hi,
-                        if r.inside == Some(true) { "inside" } else { "OUTSIDE" }
-                    )
-                })
-                .unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "  N = {:>10} D = {:>10}: actual {:.4}, predicted {:.4} ({:+.2}%){iv}",
-                fmt_num(r.n),
-                fmt_num(r.d),
-                r.actual,
-                r.predicted,
-                r.pct_error
-            );
-        }
-        if let Some(c) = h.coverage {
-            let _ =
-                writeln!(out, "  coverage: {:.0}% of held-out cells inside their 95% interval", 100.0 * c);
-        }
+        holdout(out, h);
     }
     for s in &g.skipped {
         let _ = writeln!(out, "skipped: {s}");
@@ -252,7 +210,12 @@ pub fn render(r: &FitReport) -> String {
         for g in &r.groups {
             if let Some(a3) = &g.approach3 {
                 let pick = |n: &str| {
-                    a3.params.iter().chain(&a3.derived).find(|e| e.name == n).map(short).unwrap_or_default()
+                    a3.params
+                        .iter()
+                        .chain(&a3.derived)
+                        .find(|e| e.name == n)
+                        .map(|e| shown(e, &Footnotes::default(), Shown::Short))
+                        .unwrap_or_default()
                 };
                 let _ = writeln!(
                     out,
@@ -266,15 +229,6 @@ pub fn render(r: &FitReport) -> String {
         }
     }
     out
-}
-
-fn short(e: &Estimate) -> String {
-    match (e.determined, e.ci95) {
-        (true, Some([lo, hi])) => format!("{} ({}–{})", fmt_num(e.value), fmt_num(lo), fmt_num(hi)),
-        (true, None) => fmt_num(e.value),
-        (false, Some([lo, hi])) => format!("undetermined ({}–{})", fmt_num(lo), fmt_num(hi)),
-        (false, None) => "undetermined".into(),
-    }
 }
 
 #[cfg(test)]
