@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use crate::fit::input::source::{FlopsConvention, ParamsConvention};
+use crate::fit::laws::allocation::ISOFLOP_GAP;
 use crate::fit::laws::approach3::Starts;
 use crate::fit::schema::CurvePoints;
 use crate::fit::{run_fit, FitRequest};
@@ -142,7 +143,7 @@ pub struct FitArgs {
     #[arg(long)]
     pub all_rows: bool,
     /// Approach 2 without flops_budget: a gap over this many decades of C starts a new budget.
-    #[arg(long, value_name = "DECADES", default_value_t = 0.05, allow_negative_numbers = true)]
+    #[arg(long, value_name = "DECADES", default_value_t = ISOFLOP_GAP, allow_negative_numbers = true)]
     pub isoflop_gap: f64,
     /// Fit even when every run shares one N or one D (the report then says what is undetermined).
     #[arg(long)]

@@ -5,32 +5,28 @@
 //! convention (total vs non-embedding) for the side-by-side comparison, and writes to the
 //! output folder:
 //!
-//! * nine figures as SVG and PNG, log-log axes labelled with units ([`figs_loss`],
-//!   [`figs_fit`]), drawn with plotters ([`render`]); a figure without data is skipped with a
-//!   note instead of drawing blank axes;
-//! * `report.md`: the sweep, fitted parameters with 95% intervals for every approach and both
-//!   conventions, a and b against Chinchilla's and Kaplan's published values, held-out errors
-//!   and a validity checklist. Every number is formatted from the fit.json value; undetermined
-//!   quantities are never shown as point estimates ([`tables`], [`sections`]);
+//! * the figures as SVG and PNG, log-log axes labelled with units, drawn with plotters
+//!   ([`figs`]); a figure without data is skipped with a note instead of drawing blank axes;
+//! * `report.md`: the sweep ([`sweep`]), fitted parameters with 95% intervals for every
+//!   approach and both conventions, a and b against Chinchilla's and Kaplan's published values,
+//!   held-out errors and a validity checklist. Every number is formatted from the fit.json
+//!   value; undetermined quantities are never shown as point estimates ([`doc`]);
 //! * `report.html`: the same content as one self-contained page (inline SVG and CSS, no
 //!   scripts, no network) ([`doc`]);
 //! * `fit.nonembedding.json` (or `fit.total.json`): the fit under the other convention.
 //!
+//! This module is the command: [`run_report`] fits when needed and [`write_report`] writes
+//! everything. The flags are in `cli::report`; [`synth`] writes synthetic results folders for
+//! the tests.
+//!
 //! Never depends on candle; fonts are embedded (DejaVu Sans), so no system fonts are needed.
 
-pub mod content;
-pub mod doc;
-pub mod families;
-pub mod figs_fit;
-pub mod figs_forecast;
-pub mod figs_loss;
-pub mod figure;
-pub mod render;
-pub mod sections;
 pub mod sweep;
+
+pub mod doc;
+pub mod figs;
+
 pub mod synth;
-pub mod tables;
-pub mod view;
 
 #[cfg(test)]
 mod tests;
@@ -40,7 +36,6 @@ mod tests_browser;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use rayon::prelude::*;
 
 use crate::error::input_err;
 use crate::fit::input::source::ParamsConvention;
@@ -51,9 +46,7 @@ use crate::fit::{fit_report, FitRequest};
 use crate::results::{write_atomic, ResultsDir};
 
 use doc::Block;
-use families::params_name;
-use figure::Figure;
-use view::{Built, GroupView};
+use figs::{draw, figures, render, view};
 
 /// What `scalinglab report` is asked (the command line's flags as plain values;
 /// `cli::report` parses them). The fitting settings are `None` where not given: an existing
@@ -104,14 +97,7 @@ fn differs_from(args: &ReportOptions, fit: &FitReport) -> Vec<String> {
 /// The fit of results folder `dir` under convention `params` that the report makes, written
 /// to `out` (default: `dir/fit.json`), replacing what is there.
 fn fit_request(dir: &Path, params: ParamsConvention, out: Option<PathBuf>) -> FitRequest {
-    FitRequest {
-        results_dir: Some(dir.to_path_buf()),
-        out,
-        params,
-        isoflop_gap: figs_fit::ISOFLOP_GAP,
-        overwrite: true,
-        ..FitRequest::default()
-    }
+    FitRequest { results_dir: Some(dir.to_path_buf()), out, params, overwrite: true, ..FitRequest::default() }
 }
 
 /// `scalinglab report`: fits if needed (writing RESULTS_DIR/fit.json), then writes the report.
@@ -181,7 +167,7 @@ pub fn other_convention(dir: &Path, fit: &FitReport, out: &Path) -> std::result:
         ParamsConvention::Total => ParamsConvention::Nonembedding,
         ParamsConvention::Nonembedding => ParamsConvention::Total,
     };
-    let mut fa = fit_request(dir, other, Some(out.join(format!("fit.{}.json", params_name(other)))));
+    let mut fa = fit_request(dir, other, Some(out.join(format!("fit.{}.json", other.name()))));
     fa.flops = c.flops;
     fa.group_by = c.group_by.clone();
     fa.curve_points = c.curve_points;
@@ -191,45 +177,8 @@ pub fn other_convention(dir: &Path, fit: &FitReport, out: &Path) -> std::result:
     fa.reference_flops = c.reference_flops;
     fa.e_floor = c.e_floor.map(|x| x.to_string());
     fa.starts = Starts::of_count(c.starts);
-    eprintln!("fitting again with N = {} parameters for the side-by-side comparison ...", params_name(other));
+    eprintln!("fitting again with N = {} parameters for the side-by-side comparison ...", other.name());
     fit_report(&fa).map(|(r, _)| r).map_err(|e| format!("{e:#}"))
-}
-
-/// A figure builder.
-type Builder = fn(&GroupView<'_>) -> Built;
-
-/// One built figure or skip note, titled for the report.
-struct Slot {
-    title: &'static str,
-    built: Built,
-}
-
-fn figures(views: &[GroupView<'_>], alt: &[GroupView<'_>]) -> Vec<Slot> {
-    let mut out = Vec::new();
-    for v in views {
-        let f: [(&'static str, Builder); 10] = [
-            ("Final loss vs N", figs_loss::loss_vs_n),
-            ("Final loss vs D", figs_loss::loss_vs_d),
-            ("Loss vs compute", figs_loss::loss_vs_compute),
-            ("IsoFLOP profiles", figs_fit::isoflop),
-            ("Compute-optimal allocation", figs_fit::allocation),
-            ("Training curves", figs_loss::training_curves),
-            ("Approach 3 residuals", figs_fit::residuals),
-            ("Held-out forecast", figs_fit::holdout),
-            ("Forecast on a compute axis", figs_forecast::forecast),
-            ("IsoLoss contours", figs_forecast::isoloss),
-        ];
-        for (title, build) in f {
-            out.push(Slot { title, built: build(v) });
-        }
-        let other = alt.iter().find(|a| a.group.value == v.group.value);
-        let built = match other {
-            Some(o) => figs_fit::conventions(&[v, o]),
-            None => Err("the fit under the other parameter convention is not available (see above)".into()),
-        };
-        out.push(Slot { title: "Parameter conventions side by side", built });
-    }
-    out
 }
 
 /// Writes the figures (SVG and PNG), report.md and report.html for `fit` of results folder
@@ -252,7 +201,7 @@ pub fn write_report(dir: &Path, fit: &FitReport, out: &Path) -> Result<Vec<PathB
     let alt = other_convention(dir, fit, out);
     let mut written = Vec::new();
     if let Ok(a) = &alt {
-        written.push(out.join(format!("fit.{}.json", params_name(a.conventions.params))));
+        written.push(out.join(format!("fit.{}.json", a.conventions.params.name())));
     }
     let alt_loaded = match &alt {
         Ok(a) => Some(view::load_for(dir, a)?),
@@ -264,13 +213,8 @@ pub fn write_report(dir: &Path, fit: &FitReport, out: &Path) -> Result<Vec<PathB
     };
     let slots = figures(&views, &alt_views);
     let started = std::time::Instant::now();
-    let drawn: Vec<Result<(Figure, String, Vec<u8>)>> = slots
-        .par_iter()
-        .filter_map(|s| s.built.as_ref().ok())
-        .map(|f| Ok((f.clone(), render::svg(f)?, render::png(f)?)))
-        .collect();
     let mut figs = Vec::new();
-    for d in drawn {
+    for d in draw(&slots) {
         let (f, svg, png) = d?;
         for (ext, bytes) in [("svg", svg.as_bytes()), ("png", png.as_slice())] {
             let p = out.join("plots").join(format!("{}.{ext}", f.name));
@@ -284,7 +228,7 @@ pub fn write_report(dir: &Path, fit: &FitReport, out: &Path) -> Result<Vec<PathB
         .iter()
         .filter_map(|s| s.built.as_ref().err().map(|why| format!("{}: skipped ({why})", s.title)))
         .collect();
-    let blocks = content::blocks(dir, fit, alt.as_ref(), &facts, figs, skipped);
+    let blocks = doc::content::blocks(dir, fit, alt.as_ref(), &facts, figs, skipped);
     let title = format!("scalinglab report: {}", facts.sweeps.join(", "));
     for (name, text) in
         [("report.md", doc::to_markdown(&blocks)), ("report.html", doc::to_html(&title, &blocks))]

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::figure::{palette, Axis, Figure, Panel, Series, Style, FIT_BLACK, PALETTE};
+use super::figs::figure::{palette, Axis, Figure, Panel, Series, Style, FIT_BLACK, PALETTE};
 use super::synth::{write_results, SynthSweep};
 use super::*;
 use crate::fit::input::synth::log_grid;
@@ -138,7 +138,7 @@ fn synthetic_sweep_report_has_fit_json_numbers_and_figures_with_data() {
     let (a3, a3b) = (g.approach3.as_ref().expect("a3"), ga.approach3.as_ref().expect("a3 alt"));
     let mut checked = 0;
     for (e, eb) in a3.params.iter().chain(&a3.derived).zip(a3b.params.iter().chain(&a3b.derived)) {
-        let row = rows.iter().find(|r| r[0] == super::tables::row_label(&e.name)).expect("row");
+        let row = rows.iter().find(|r| r[0] == super::doc::tables::row_label(&e.name)).expect("row");
         check_cell(&row[2], e);
         check_cell(&row[3], eb);
         checked += 2;
@@ -166,7 +166,7 @@ fn synthetic_sweep_report_has_fit_json_numbers_and_figures_with_data() {
         for e in &k.params {
             let row = rows
                 .iter()
-                .find(|r| r[0].starts_with(&k.form) && r[1] == super::tables::row_label(&e.name))
+                .find(|r| r[0].starts_with(&k.form) && r[1] == super::doc::tables::row_label(&e.name))
                 .expect("kaplan row");
             check_cell(&row[3], e);
         }

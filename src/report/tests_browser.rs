@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::figure::PALETTE;
+use super::figs::figure::PALETTE;
 use super::synth::SynthSweep;
 use super::tests::synthetic_report;
 

@@ -32,6 +32,26 @@ pub enum FlopsConvention {
     Exact,
 }
 
+impl ParamsConvention {
+    /// The name on the command line and in fit.json: `total` or `nonembedding`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ParamsConvention::Total => "total",
+            ParamsConvention::Nonembedding => "nonembedding",
+        }
+    }
+}
+
+impl FlopsConvention {
+    /// The name on the command line and in fit.json: `6nd` or `exact`.
+    pub fn name(self) -> &'static str {
+        match self {
+            FlopsConvention::SixNd => "6nd",
+            FlopsConvention::Exact => "exact",
+        }
+    }
+}
+
 /// One run's validation curve, for Approach 1.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunCurve {

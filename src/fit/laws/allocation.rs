@@ -73,6 +73,21 @@ pub struct AllocationReport {
     pub b: Estimate,
 }
 
+/// Approach 2's default gap between budgets without `flops_budget`: a gap in log10 C over this
+/// many decades starts a new budget (`fit --isoflop-gap`).
+pub const ISOFLOP_GAP: f64 = 0.05;
+
+impl CurvePoints {
+    /// The name on the command line and in fit.json: `auto`, `all` or `final`.
+    pub fn name(self) -> &'static str {
+        match self {
+            CurvePoints::Auto => "auto",
+            CurvePoints::All => "all",
+            CurvePoints::Final => "final",
+        }
+    }
+}
+
 /// One (C, N, D, loss) sample of a training curve.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CurveSample {

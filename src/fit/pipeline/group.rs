@@ -10,7 +10,7 @@ use crate::fit::forecast::holdout::holdout;
 use crate::fit::input::data::{make_cells, seed_noise, Cell, RunPoint, SeedNoise};
 use crate::fit::input::source::{ParamsConvention, RunCurve};
 use crate::fit::laws::allocation::{
-    approach1, approach2, curve_samples, AllocationReport, CurvePoints, CurveSample,
+    approach1, approach2, curve_samples, AllocationReport, CurvePoints, CurveSample, ISOFLOP_GAP,
 };
 use crate::fit::laws::approach3::Approach3Options;
 use crate::fit::laws::constrained::constrained_report;
@@ -47,7 +47,7 @@ impl Default for PipelineOptions {
             bootstrap: BootstrapOptions { reps: 0, seed: 0, within_cell: false },
             kaplan_e: false,
             curve_points: CurvePoints::Auto,
-            isoflop_gap: 0.05,
+            isoflop_gap: ISOFLOP_GAP,
             holdout_top: 0,
             reference_flops: None,
             params: ParamsConvention::Total,

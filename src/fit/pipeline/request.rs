@@ -13,6 +13,7 @@ use super::summary::render;
 use crate::error::input_err;
 use crate::fit::input::data::{make_cells, RunPoint};
 use crate::fit::input::source::{load_results, FlopsConvention, Loaded, ParamsConvention};
+use crate::fit::laws::allocation::ISOFLOP_GAP;
 use crate::fit::laws::approach3::{Approach3Options, Starts};
 use crate::fit::schema::{Conventions, CurvePoints, FitReport, GroupReport, Source, FIT_SCHEMA_VERSION};
 use crate::fit::solve::multistart::{FitOptions, COARSE_ROWS};
@@ -88,7 +89,7 @@ impl Default for FitRequest {
             reference_flops: None,
             starts: Starts::Full,
             all_rows: false,
-            isoflop_gap: 0.05,
+            isoflop_gap: ISOFLOP_GAP,
             allow_degenerate: false,
             allow_mixed: false,
             overwrite: false,

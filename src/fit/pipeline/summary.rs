@@ -176,16 +176,13 @@ fn group(out: &mut String, g: &GroupReport) {
 pub fn render(r: &FitReport) -> String {
     let mut out = String::new();
     let c = &r.conventions;
-    let name = |v: serde_json::Result<serde_json::Value>| {
-        v.ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
-    };
     let _ = writeln!(
         out,
         "scalinglab fit: {} {}  (N = {} params, C = {} FLOPs, loss = {})",
         r.source.kind,
         r.source.path,
-        name(serde_json::to_value(c.params)),
-        name(serde_json::to_value(c.flops)),
+        c.params.name(),
+        c.flops.name(),
         c.loss
     );
     if let Some(f) = c.e_floor {

@@ -6,8 +6,8 @@
 use crate::fit::law::ChinchillaLaw;
 
 use super::families::{c_label, extent, log_space, n_label, LOSS_LABEL};
-use super::figs_loss::undetermined_note;
 use super::figure::{palette, Axis, Corner, Figure, Panel, Series, Style, FIT_BLACK, REFERENCE_GREY};
+use super::loss::undetermined_note;
 use super::view::{Built, GroupView};
 
 /// Loss levels drawn as contours.

@@ -3,21 +3,19 @@
 
 use crate::fit::input::data::{make_cells, RunPoint};
 use crate::fit::input::source::{FlopsConvention, ParamsConvention};
-use crate::fit::laws::allocation::isoflop_groups;
+use crate::fit::laws::allocation::{isoflop_groups, ISOFLOP_GAP};
 use crate::fit::schema::{AllocationReport, Estimate, GroupReport};
 use crate::fit::stats::{ols, quadratic};
 use crate::fmt::fmt_num;
 
-use super::families::{c_label, extent, log_space, n_label, params_name, D_LABEL, LOSS_LABEL};
-use super::figs_loss::loss_panel;
+use super::families::{c_label, extent, log_space, n_label, D_LABEL, LOSS_LABEL};
 use super::figure::{palette, Axis, Corner, Figure, Panel, Series, Style, FIT_BLACK, REFERENCE_GREY};
+use super::loss::loss_panel;
 use super::view::{Built, GroupView};
 
-/// Budget clustering gap of `scalinglab fit` (decades of C; its `--isoflop-gap` default, which
-/// fit.json does not record).
-pub const ISOFLOP_GAP: f64 = 0.05;
-
-/// Figure 4: IsoFLOP profiles with their parabolas (in ln N) and minima.
+/// Figure 4: IsoFLOP profiles with their parabolas (in ln N) and minima. The runs are grouped
+/// into budgets with `scalinglab fit`'s default `--isoflop-gap` ([`ISOFLOP_GAP`], decades of
+/// C), which the report's own fits use and fit.json does not record.
 pub fn isoflop(v: &GroupView<'_>) -> Built {
     let Some(a2) = &v.group.approach2 else {
         return Err("no IsoFLOP profile (no compute budget has 3 model sizes)".into());
@@ -286,7 +284,7 @@ pub fn conventions(views: &[&GroupView<'_>]) -> Built {
     let mut top = Vec::new();
     let mut bottom = Vec::new();
     for v in views {
-        let conv = params_name(v.fit.conventions.params);
+        let conv = v.fit.conventions.params.name();
         let pts: &[RunPoint] = &v.points;
         top.push(loss_panel(
             pts,

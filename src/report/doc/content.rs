@@ -5,25 +5,19 @@ use std::path::Path;
 
 use crate::fit::schema::{FitReport, GroupReport};
 
-use super::doc::Block;
-use super::families::params_name;
 use super::sections::{checklist, sweep_blocks};
-use super::sweep::SweepFacts;
 use super::tables::{approach3_table, exponents_table, holdout_blocks, kaplan_table, levels_table, Column};
-
-/// The command-line name of a convention (its serde name).
-fn name(v: serde_json::Result<serde_json::Value>) -> String {
-    v.ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
-}
+use super::Block;
+use crate::report::sweep::SweepFacts;
 
 fn describe(fit: &FitReport) -> String {
     let c = &fit.conventions;
     format!(
         "N = {} parameters, C = {} FLOPs, loss = {}, Approach 1 curve points: {}, {} bootstrap replicates, {} held out",
-        params_name(c.params),
-        name(serde_json::to_value(c.flops)),
+        c.params.name(),
+        c.flops.name(),
         c.loss,
-        name(serde_json::to_value(c.curve_points)),
+        c.curve_points.name(),
         c.bootstrap_reps,
         c.holdout_top
     ) + &c
@@ -38,7 +32,7 @@ type Columns<'a> = Vec<(Option<String>, Vec<Column<'a>>)>;
 
 /// A column title: `N = total (fit.json)`, or `N = nonembedding (fit.nonembedding.json)`.
 fn title(f: &FitReport, primary: bool) -> String {
-    let p = params_name(f.conventions.params);
+    let p = f.conventions.params.name();
     if primary {
         format!("N = {p} (fit.json)")
     } else {
@@ -113,8 +107,8 @@ fn headline(dir: &Path, fit: &FitReport, alt: Result<&FitReport, &String>, facts
             match alt {
                 Ok(a) => format!(
                     " The same fit with N = {} parameters is in fit.{}.json, shown side by side.",
-                    params_name(a.conventions.params),
-                    params_name(a.conventions.params)
+                    a.conventions.params.name(),
+                    a.conventions.params.name()
                 ),
                 Err(why) => format!(" The fit under the other parameter convention failed: {why}."),
             }

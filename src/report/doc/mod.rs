@@ -1,6 +1,12 @@
 //! The report as a list of blocks, rendered once to Markdown (report.md, figures linked) and
 //! once to a self-contained HTML page (report.html, figures inline as SVG), so both say the
-//! same thing with the same numbers.
+//! same thing with the same numbers. The blocks are assembled in reading order by [`content`]
+//! from the fitted-parameter tables ([`tables`]) and the sweep summary and validity checklist
+//! ([`sections`]).
+
+pub mod content;
+pub mod sections;
+pub mod tables;
 
 use std::fmt::Write;
 

@@ -8,7 +8,7 @@ use crate::fit::estimate::{shown, symbol, Footnotes, Shown};
 use crate::fit::schema::{AllocationReport, Estimate, GroupReport};
 use crate::fmt::fmt_num;
 
-use super::doc::Block;
+use super::Block;
 
 /// Chinchilla's published allocation exponents (Hoffmann et al. 2022, Table 2): approach, a, b.
 pub const CHINCHILLA: [(&str, f64, f64); 3] =

@@ -3,8 +3,8 @@
 use crate::fit::schema::{FitReport, GroupReport};
 use crate::fmt::fmt_num;
 
-use super::doc::Block;
-use super::sweep::{Epochs, SweepFacts, HYPER_KEYS, MAX_EPOCHS};
+use super::Block;
+use crate::report::sweep::{Epochs, SweepFacts, HYPER_KEYS, MAX_EPOCHS};
 
 fn hours(s: f64) -> String {
     if s >= 3600.0 {

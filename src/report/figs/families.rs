@@ -129,14 +129,6 @@ pub fn c_label(f: FlopsConvention) -> String {
     }
 }
 
-/// Name of a parameter convention as on the command line.
-pub fn params_name(p: ParamsConvention) -> &'static str {
-    match p {
-        ParamsConvention::Total => "total",
-        ParamsConvention::Nonembedding => "nonembedding",
-    }
-}
-
 /// Axis label of the final validation loss.
 pub const LOSS_LABEL: &str = "validation loss (nats/token)";
 /// Axis label of D.

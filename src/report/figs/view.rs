@@ -9,7 +9,6 @@ use crate::fit::input::data::RunPoint;
 use crate::fit::input::source::{load_results, Loaded, RunCurve};
 use crate::fit::schema::{FitReport, GroupReport};
 
-use super::families::params_name;
 use super::figure::Figure;
 
 /// A figure, or why it was skipped (for report.md).
@@ -35,7 +34,7 @@ pub struct GroupView<'a> {
 impl<'a> GroupView<'a> {
     /// Parameter convention of the fit (`total` or `nonembedding`).
     pub fn convention(&self) -> &'static str {
-        params_name(self.fit.conventions.params)
+        self.fit.conventions.params.name()
     }
 }
 
