@@ -152,7 +152,7 @@ mod tests {
         assert_eq!(gemstones_params(1024.0, 28.0, 50304.0), 543_482_880.0);
         // FLOPs per token exceed 6N (attention scores, GEGLU, logits): their docstring gives
         // 1.08–1.81× over the suite. (The exact check of the formula is that Gemstones'
-        // Approach 1 exponents are reproduced to every digit in `tests_published`.)
+        // Approach 1 exponents are reproduced to every digit in `published::tests`.)
         let r = gemstones_flops_per_token(1024.0, 28.0) / (6.0 * 543_482_880.0);
         assert!((1.08..1.81).contains(&r), "{r}");
     }

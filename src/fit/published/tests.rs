@@ -1,7 +1,7 @@
 //! Published-data regression tests (issue #21): each paper's own fit reproduced from its
 //! released data (`../shared/validation/`, read at test time, never copied here) with the
 //! paper's procedure, compared at the precision the paper prints, ours printed next to theirs
-//! (`cargo test --release --lib fit::tests_published -- --nocapture`). Where scalinglab's
+//! (`cargo test --release --lib fit::published::tests -- --nocapture`). Where scalinglab's
 //! default procedure differs, both are shown. Without the folder the tests skip loudly (and
 //! fail under CI=true, `crate::test_skip`).
 
