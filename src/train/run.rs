@@ -115,10 +115,11 @@ impl Trainer {
 
     /// Writes `params` (sorted name order, flat) into the model's `Var`s.
     pub fn set_params(&mut self, params: &[Vec<f32>]) -> Result<()> {
-        if params.len() != self.model.vars.len() {
-            anyhow::bail!("{} parameter tensors for a model with {}", params.len(), self.model.vars.len());
+        let vars = self.model.vars();
+        if params.len() != vars.len() {
+            anyhow::bail!("{} parameter tensors for a model with {}", params.len(), vars.len());
         }
-        for (var, (p, s)) in self.model.vars.iter().zip(params.iter().zip(&self.shapes)) {
+        for (var, (p, s)) in vars.into_iter().zip(params.iter().zip(&self.shapes)) {
             var.set(&Tensor::from_slice(p, s.as_slice(), var.device())?)?;
         }
         Ok(())
@@ -131,7 +132,7 @@ impl Trainer {
         let gs = loss.backward()?;
         drop(loss);
         let mut grads = Vec::with_capacity(self.shapes.len());
-        for (var, shape) in self.model.vars.iter().zip(&self.shapes) {
+        for (var, shape) in self.model.vars().into_iter().zip(&self.shapes) {
             grads.push(match gs.get(var.as_tensor()) {
                 Some(g) => g.contiguous()?,
                 // A parameter the loss does not reach: a zero gradient (its moments still decay).
@@ -159,9 +160,8 @@ impl Trainer {
         }
         let coef = clip_coef(sq.sqrt(), clip);
         self.opt.begin_step();
-        for (i, g) in grads.iter().enumerate() {
+        for (i, (g, var)) in grads.iter().zip(self.model.vars()).enumerate() {
             let decay = self.model.specs[i].decay;
-            let var = &self.model.vars[i];
             if var.device().is_cpu() && var.dtype() == DType::F32 {
                 var.as_tensor().inplace_op2(g, &self.opt.in_place(i, coef, lr, decay))?;
             } else {

@@ -10,7 +10,7 @@
 //! packed parameters); the activations live in plain vectors kept by the op for its backward.
 //!
 //! **Parameters.** A custom op takes at most three tensors, so the block's parameters are
-//! flattened and concatenated (`Tensor::cat`, in the order of [`BlockParams::pairs`], each
+//! flattened and concatenated (`Tensor::cat`, in the order of [`BlockTensors::pairs`], each
 //! weight followed by its bias) into one vector of 12C² + 13C floats (9C less without
 //! biases); candle's `cat` backward hands each parameter its slice of the packed gradient.
 //! Copying the parameters costs O(C²) per step against the O(B·T·C) activations saved.
@@ -43,31 +43,12 @@ use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape,
 use super::buffers::{give, take};
 use super::gemm::{matmul_new, Mat};
 use super::{attention, f32_data, fused_ok, gelu, layer_norm, linear};
+use crate::model::params::{BlockTensors, Pair};
 
-/// The parameters of one block as (weight, bias) pairs; W of a Linear is (out, in) as
-/// `nn.Linear`, LayerNorm weights and biases are (C,). Biases are all present or all absent.
-#[derive(Clone, Copy)]
-pub struct BlockParams<'a> {
-    /// `ln_1`: (C,), (C,).
-    pub ln_1: (&'a Tensor, Option<&'a Tensor>),
-    /// `attn.c_attn`: (3C, C), (3C,).
-    pub c_attn: (&'a Tensor, Option<&'a Tensor>),
-    /// `attn.c_proj`: (C, C), (C,).
-    pub attn_proj: (&'a Tensor, Option<&'a Tensor>),
-    /// `ln_2`: (C,), (C,).
-    pub ln_2: (&'a Tensor, Option<&'a Tensor>),
-    /// `mlp.c_fc`: (4C, C), (4C,).
-    pub c_fc: (&'a Tensor, Option<&'a Tensor>),
-    /// `mlp.c_proj`: (C, 4C), (C,).
-    pub mlp_proj: (&'a Tensor, Option<&'a Tensor>),
-}
-
-impl<'a> BlockParams<'a> {
-    /// The pairs in packing order.
-    pub fn pairs(&self) -> [(&'a Tensor, Option<&'a Tensor>); 6] {
-        [self.ln_1, self.c_attn, self.attn_proj, self.ln_2, self.c_fc, self.mlp_proj]
-    }
-}
+/// The parameters of one block as (weight, bias) pairs (`model::params::BlockTensors`); W of
+/// a Linear is (out, in) as `nn.Linear`, LayerNorm weights and biases are (C,). Biases are all
+/// present or all absent.
+pub type BlockParams<'a> = BlockTensors<&'a Tensor>;
 
 /// (weight shape, bias length) of each pair in packing order, for width C; a weight shape
 /// (0, k) is the 1-D (k,) of a LayerNorm.
@@ -268,7 +249,7 @@ impl CustomOp3 for BlockBwd {
 }
 
 /// A (weight, bias) pair of slices; the bias is `None` without biases.
-pub(crate) type PairSlices<'a> = (&'a [f32], Option<&'a [f32]>);
+pub(crate) type PairSlices<'a> = Pair<&'a [f32]>;
 
 /// The packed parameter vector of one block from its (weight, bias) slices in packing order
 /// (what `transformer_block`'s `cat` builds).
