@@ -21,7 +21,7 @@ use crate::corpus::{SYNTH_TRAIN_STREAM, SYNTH_VAL_STREAM};
 use crate::error::input_err;
 use crate::model::Gpt;
 use crate::train::keep::{KeptModel, TokenizerRef};
-use crate::train::run::eval_loss;
+use crate::train::trainer::eval_loss;
 
 /// Which corpus to evaluate on.
 #[derive(Debug, Clone, PartialEq)]
