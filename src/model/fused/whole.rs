@@ -61,13 +61,7 @@ pub(crate) fn loss_and_grads(
         targets.len()
     );
     assert!(p.wte.len() == v * c && p.wpe.len() >= t * c, "whole: embeddings of the wrong size");
-    let mut x = vec![0.0f32; n * c];
-    for (i, (xr, &tok)) in x.chunks_exact_mut(c).zip(idx).enumerate() {
-        let (er, pr) = (&p.wte[tok as usize * c..][..c], &p.wpe[(i % t) * c..][..c]);
-        for ((o, &e), &q) in xr.iter_mut().zip(er).zip(pr) {
-            *o = e + q;
-        }
-    }
+    let mut x = embed(p.wte, p.wpe, idx, t, c);
     let packed: Vec<Vec<f32>> = p.h.iter().map(|blk| block::pack(&blk.pairs())).collect();
     let mut saved = Vec::with_capacity(packed.len());
     for pb in &packed {
@@ -94,21 +88,11 @@ pub(crate) fn loss_and_grads(
         dx = dxin;
         blocks[i] = dp;
     }
-    let mut wpe = vec![0.0f32; p.wpe.len()];
-    for (i, dr) in dx.chunks_exact(c).enumerate() {
-        for (a, &g) in wpe[(i % t) * c..][..c].iter_mut().zip(dr) {
-            *a += g;
-        }
-    }
     let (mut wte, lm_head) = match p.lm_head {
         None => (dhead, None),
         Some(_) => (vec![0.0f32; v * c], Some(dhead)),
     };
-    for (dr, &tok) in dx.chunks_exact(c).zip(idx) {
-        for (a, &g) in wte[tok as usize * c..][..c].iter_mut().zip(dr) {
-            *a += g;
-        }
-    }
+    let wpe = embed_backward(&dx, idx, t, c, &mut wte, p.wpe.len());
     drop(dx);
     let h = (blocks.iter())
         .map(|dp| {
@@ -119,4 +103,35 @@ pub(crate) fn loss_and_grads(
         .collect();
     let ln_f = (ln_f[..c].to_vec(), d.bias.then(|| ln_f[c..].to_vec()));
     (loss, ParameterTensors { wte, wpe, h, ln_f, lm_head })
+}
+
+/// x₀ = wte[idx] + wpe[pos] (B·T, C), one rounding as candle's `broadcast_add` (llm.c's
+/// `encoder_forward`).
+fn embed(wte: &[f32], wpe: &[f32], idx: &[u32], t: usize, c: usize) -> Vec<f32> {
+    let mut x = vec![0.0f32; idx.len() * c];
+    for (i, (xr, &tok)) in x.chunks_exact_mut(c).zip(idx).enumerate() {
+        let (er, pr) = (&wte[tok as usize * c..][..c], &wpe[(i % t) * c..][..c]);
+        for ((o, &e), &q) in xr.iter_mut().zip(er).zip(pr) {
+            *o = e + q;
+        }
+    }
+    x
+}
+
+/// The embeddings' gradients from dx₀ (llm.c's `encoder_backward`): returns dwpe (`wpe_len`
+/// floats, dwpe[pos] = Σ_b dx₀[b, pos] summed over b in order from zero, rows ≥ T zero), and
+/// adds each row of dx₀ onto `dwte` in token order.
+fn embed_backward(dx: &[f32], idx: &[u32], t: usize, c: usize, dwte: &mut [f32], wpe_len: usize) -> Vec<f32> {
+    let mut wpe = vec![0.0f32; wpe_len];
+    for (i, dr) in dx.chunks_exact(c).enumerate() {
+        for (a, &g) in wpe[(i % t) * c..][..c].iter_mut().zip(dr) {
+            *a += g;
+        }
+    }
+    for (dr, &tok) in dx.chunks_exact(c).zip(idx) {
+        for (a, &g) in dwte[tok as usize * c..][..c].iter_mut().zip(dr) {
+            *a += g;
+        }
+    }
+    wpe
 }

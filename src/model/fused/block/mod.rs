@@ -200,9 +200,9 @@ impl CustomOp3 for BlockBwd {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
+        let &[n, c] = l1.dims() else { bail!("{}: x must be 2-D, got {:?}", self.name(), l1.shape()) };
         let name = self.name();
         let (x, p, g) = (f32_data(s1, l1, name)?, f32_data(s2, l2, name)?, f32_data(s3, l3, name)?);
-        let &[n, c] = l1.dims() else { bail!("{name}: x must be 2-D, got {:?}", l1.shape()) };
         let (_, np) = offsets(c, self.bias);
         let s = &*self.saved;
         if p.len() != np || g.len() != n * c || s.x1.len() != n * c {
