@@ -19,7 +19,7 @@ use crate::error::input_err;
 use crate::input_bail;
 use crate::model::{count, GptConfig};
 use crate::train::optim::AdamWConfig;
-use crate::train::run::Trainer;
+use crate::train::trainer::Trainer;
 
 /// Arguments of `bench`.
 #[derive(Debug, Args)]

@@ -21,7 +21,7 @@ use crate::corpus::{SYNTH_TRAIN_STREAM, SYNTH_VAL_STREAM};
 use crate::error::input_err;
 use crate::model::Gpt;
 use crate::train::keep::{KeptModel, TokenizerRef};
-use crate::train::run::eval_loss;
+use crate::train::trainer::eval_loss;
 
 /// Which corpus to evaluate on.
 #[derive(Debug, Clone, PartialEq)]
@@ -98,21 +98,23 @@ fn refuse_tokenizer(
     ))
 }
 
-/// Evaluates a kept model (module docs).
-pub fn evaluate(m: &KeptModel, opts: &EvalOptions) -> Result<EvalReport> {
-    let spec = &m.spec;
-    let t = m.file.cfg.block_size;
-    let run_windows = spec.final_eval_sequences.max(spec.eval_sequences);
-    let n = opts.sequences.unwrap_or(spec.final_eval_sequences);
-    if n == 0 {
-        return Err(input_err("--sequences 0: nothing to evaluate; fix: use at least 1"));
-    }
-    let val = match opts.split.as_str() {
-        "val" => true,
-        "train" => false,
-        s => return Err(input_err(format!("--split {s}: unknown split; fix: use val or train"))),
-    };
-    let (tokens, bytes_per_token, name, own) = match &opts.corpus {
+/// The tokens to score: a split of a prepared corpus (`val` or train), or of the model's
+/// synthetic world generated long enough for `windows` windows.
+struct Scored {
+    tokens: Vec<u32>,
+    /// Bytes per token of that split (text corpora).
+    bytes_per_token: Option<f64>,
+    /// Corpus folder, or `synthetic`.
+    name: String,
+    /// The run's own validation split (its windows can be the run's).
+    own: bool,
+}
+
+/// The tokens model `m` is scored on (see [`Scored`]); a prepared corpus with another
+/// tokenizer is refused.
+fn scored_tokens(m: &KeptModel, corpus: &EvalCorpus, val: bool, windows: usize) -> Result<Scored> {
+    let (spec, t) = (&m.spec, m.file.cfg.block_size);
+    Ok(match corpus {
         EvalCorpus::Synthetic => {
             let CorpusSpec::Synthetic { seed, options } = &spec.corpus else {
                 return Err(input_err(format!(
@@ -128,9 +130,14 @@ pub fn evaluate(m: &KeptModel, opts: &EvalOptions) -> Result<EvalReport> {
             .map_err(|e| input_err(format!("[corpus.synthetic]: {e}")))?;
             // The validation stream is generated to the length the run generated it (so its
             // windows are the run's); a longer stream starts the same (a prefix property).
-            let len = run_windows.max(n) * (t + 1);
+            let len = windows * (t + 1);
             let stream = if val { SYNTH_VAL_STREAM } else { SYNTH_TRAIN_STREAM };
-            (world.generate(stream, len), None, "synthetic".to_string(), val)
+            Scored {
+                tokens: world.generate(stream, len),
+                bytes_per_token: None,
+                name: "synthetic".into(),
+                own: val,
+            }
         }
         EvalCorpus::Prepared(dir) => {
             let c = load_prepared(dir)?;
@@ -143,9 +150,27 @@ pub fn evaluate(m: &KeptModel, opts: &EvalOptions) -> Result<EvalReport> {
                 matches!(&spec.corpus, CorpusSpec::Prepared { .. }) && c.corpus_id() == spec.corpus_id && val;
             let data = if val { c.val } else { c.train };
             let bpt = data.bytes_per_token();
-            (data.tokens, Some(bpt), dir.display().to_string(), own)
+            Scored { tokens: data.tokens, bytes_per_token: Some(bpt), name: dir.display().to_string(), own }
         }
+    })
+}
+
+/// Evaluates a kept model (module docs).
+pub fn evaluate(m: &KeptModel, opts: &EvalOptions) -> Result<EvalReport> {
+    let spec = &m.spec;
+    let t = m.file.cfg.block_size;
+    let run_windows = spec.final_eval_sequences.max(spec.eval_sequences);
+    let n = opts.sequences.unwrap_or(spec.final_eval_sequences);
+    if n == 0 {
+        return Err(input_err("--sequences 0: nothing to evaluate; fix: use at least 1"));
+    }
+    let val = match opts.split.as_str() {
+        "val" => true,
+        "train" => false,
+        s => return Err(input_err(format!("--split {s}: unknown split; fix: use val or train"))),
     };
+    let Scored { tokens, bytes_per_token, name, own } =
+        scored_tokens(m, &opts.corpus, val, run_windows.max(n))?;
     require_window(&opts.split, tokens.len(), t)?;
     let same = own && n == spec.final_eval_sequences;
     let starts: Vec<usize> = if same {

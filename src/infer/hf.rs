@@ -30,13 +30,9 @@ use serde_json::json;
 
 use crate::corpus::tokenizer::tokenizer_configs;
 use crate::model::file::to_bytes;
-use crate::model::init::param_specs;
-use crate::model::GptConfig;
+use crate::model::params::ParameterTensors;
 use crate::results::write_atomic;
 use crate::train::keep::KeptModel;
-
-const TRANSPOSED: [&str; 4] =
-    ["attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight"];
 
 /// The `config.json` of a GPT2LMHeadModel with this model's shape.
 pub fn hf_config(m: &KeptModel) -> serde_json::Value {
@@ -78,40 +74,40 @@ pub fn hf_config(m: &KeptModel) -> serde_json::Value {
 
 /// The tensors in GPT-2's names and layouts (module docs).
 pub fn hf_tensors(m: &KeptModel) -> Vec<(String, Vec<usize>, Vec<f32>)> {
-    let c = &m.file.cfg;
-    let mut out = Vec::new();
-    let mut have = std::collections::BTreeSet::new();
-    for ((name, shape), v) in m.file.names.iter().zip(&m.file.shapes).zip(&m.file.values) {
-        have.insert(name.clone());
-        if name == "lm_head.weight" {
-            out.push((name.clone(), shape.clone(), v.clone()));
-            continue;
-        }
-        let hf = format!("transformer.{name}");
-        if TRANSPOSED.iter().any(|s| name.ends_with(s)) {
-            let (rows, cols) = (shape[0], shape[1]);
-            let mut t = vec![0f32; v.len()];
-            for r in 0..rows {
-                for k in 0..cols {
-                    t[k * rows + r] = v[r * cols + k];
-                }
-            }
-            out.push((hf, vec![cols, rows], t));
-        } else {
-            out.push((hf, shape.clone(), v.clone()));
+    let f = &m.file;
+    let tensors = f.shapes.iter().cloned().zip(f.values.iter().cloned()).collect();
+    let mut p =
+        ParameterTensors::from_canonical(&f.cfg, tensors).expect("a model file holds every parameter");
+    // GPT-2 always has biases: a bias-free model gets zeros, one per row of each weight.
+    for (w, b) in p.pairs_mut() {
+        b.get_or_insert_with(|| (vec![w.0[0]], vec![0.0; w.0[0]]));
+    }
+    for block in &mut p.h {
+        for (shape, v) in block.linear_weights_mut() {
+            *v = transposed(v, shape[0], shape[1]);
+            shape.reverse();
         }
     }
-    if !c.bias {
-        // The biases the same shape has with `bias = true`, as zeros.
-        for s in param_specs(&GptConfig { bias: true, ..c.clone() }) {
-            if !have.contains(&s.name) {
-                let n = s.shape.iter().product();
-                out.push((format!("transformer.{}", s.name), s.shape, vec![0.0; n]));
-            }
-        }
-    }
+    let mut named = p.map_named(|name, (shape, v)| (name, shape, v));
+    // GPT2LMHeadModel's own head; everything else is under `transformer.`.
+    let head = named.lm_head.take();
+    let mut out: Vec<_> =
+        named.into_canonical().into_iter().map(|(n, s, v)| (format!("transformer.{n}"), s, v)).collect();
+    out.extend(head);
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
+}
+
+/// The (cols, rows) transpose of a row-major (rows, cols) matrix: `nn.Linear`'s (out, in) as
+/// GPT-2's `Conv1D` (in, out).
+fn transposed(v: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut t = vec![0f32; v.len()];
+    for r in 0..rows {
+        for k in 0..cols {
+            t[k * rows + r] = v[r * cols + k];
+        }
+    }
+    t
 }
 
 /// Writes the folder; returns what it wrote (file names) for the command's summary.

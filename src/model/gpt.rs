@@ -6,29 +6,22 @@
 //! Shapes: B = batch, T = sequence length (≤ block_size), C = n_embd, H = n_head,
 //! hd = C / H, V = vocab_size.
 
-use std::collections::BTreeMap;
-
 use candle_core::{CpuStorage, DType, Device, Result, Storage, Tensor, Var};
 
 use super::config::GptConfig;
 use super::fused::whole;
 use super::init::{init_values, param_specs, ParamSpec};
 use super::ops;
+use super::params::ParameterTensors;
 
-/// The names of block `i`'s (weight, bias) pairs, in `BlockParams::pairs` (packing) order.
-fn block_names(i: usize) -> [String; 6] {
-    ["ln_1", "attn.c_attn", "attn.c_proj", "ln_2", "mlp.c_fc", "mlp.c_proj"].map(|p| format!("h.{i}.{p}"))
-}
-
-/// The model: its config and its parameters (candle `Var`s, sorted by name).
+/// The model: its config and its parameters (candle `Var`s).
 pub struct Gpt {
     /// Shape.
     pub cfg: GptConfig,
-    /// Parameter specs in sorted name order (same order as `vars`).
+    /// Parameter specs in canonical (sorted name) order, the order of [`Gpt::vars`].
     pub specs: Vec<ParamSpec>,
-    /// Trainable parameters in sorted name order.
-    pub vars: Vec<Var>,
-    index: BTreeMap<String, usize>,
+    /// The trainable parameters.
+    pub params: ParameterTensors<Var>,
 }
 
 impl Gpt {
@@ -37,7 +30,7 @@ impl Gpt {
         Self::from_values(cfg, init_values(&param_specs(cfg), seed), device)
     }
 
-    /// A model with the given parameters (sorted name order, flat, as [`Gpt::values`] returns
+    /// A model with the given parameters (canonical order, flat, as [`Gpt::values`] returns
     /// them), e.g. read from a model file; shapes are checked.
     pub fn from_values(cfg: &GptConfig, values: Vec<Vec<f32>>, device: &Device) -> Result<Self> {
         let specs = param_specs(cfg);
@@ -49,34 +42,14 @@ impl Gpt {
             .zip(values)
             .map(|(s, v)| Var::from_vec(v, s.shape.clone(), device))
             .collect::<Result<Vec<_>>>()?;
-        let index = specs.iter().enumerate().map(|(i, s)| (s.name.clone(), i)).collect();
-        Ok(Gpt { cfg: cfg.clone(), specs, vars, index })
+        let params = ParameterTensors::from_canonical(cfg, vars).expect("param_specs lists every slot");
+        Ok(Gpt { cfg: cfg.clone(), specs, params })
     }
 
-    /// The parameter tensor named `name` (GPT-2 naming).
-    pub fn param(&self, name: &str) -> &Tensor {
-        let i =
-            self.index.get(name).unwrap_or_else(|| panic!("no parameter named {name}: a bug in param_specs"));
-        self.vars[*i].as_tensor()
-    }
-
-    fn param_opt(&self, name: &str) -> Option<&Tensor> {
-        self.index.get(name).map(|i| self.vars[*i].as_tensor())
-    }
-
-    fn layer_norm(&self, x: &Tensor, p: &str) -> Result<Tensor> {
-        ops::layer_norm(x, self.param(&format!("{p}.weight")), self.param_opt(&format!("{p}.bias")))
-    }
-
-    /// (weight, bias) of the Linear or LayerNorm named `p`.
-    fn pair(&self, p: &str) -> (&Tensor, Option<&Tensor>) {
-        (self.param(&format!("{p}.weight")), self.param_opt(&format!("{p}.bias")))
-    }
-
-    /// The parameters of block `i` (`h.{i}.ln_1`, `h.{i}.attn.c_attn`, ...).
-    fn block_params(&self, i: usize) -> ops::BlockParams<'_> {
-        let [ln_1, c_attn, attn_proj, ln_2, c_fc, mlp_proj] = block_names(i).map(|p| self.pair(&p));
-        ops::BlockParams { ln_1, c_attn, attn_proj, ln_2, c_fc, mlp_proj }
+    /// The trainable parameters in canonical (sorted name) order, the order of `specs`, of
+    /// the optimizer's state and of checkpoints.
+    pub fn vars(&self) -> Vec<&Var> {
+        self.params.named().map(|(_, v)| v).collect()
     }
 
     /// Errors when a sequence of length `t` does not fit the position embedding.
@@ -91,20 +64,21 @@ impl Gpt {
     fn hidden(&self, idx: &Tensor) -> Result<Tensor> {
         let (b, t) = idx.dims2()?;
         self.check_len(t)?;
-        let wte = self.param("wte.weight");
-        let tok = wte.embedding(&idx.flatten_all()?)?; // (B·T, C)
-        let pos = self.param("wpe.weight").narrow(0, 0, t)?; // (T, C)
+        let p = &self.params;
+        let tok = p.wte.embedding(&idx.flatten_all()?)?; // (B·T, C)
+        let pos = p.wpe.narrow(0, 0, t)?; // (T, C)
         let mut x =
             tok.reshape((b, t, self.cfg.n_embd))?.broadcast_add(&pos)?.reshape((b * t, self.cfg.n_embd))?;
-        for i in 0..self.cfg.n_layer {
+        for block in &p.h {
             // x + attn(ln_1(x)), then + mlp(ln_2(·)): one fused op per block (`transformer_block`).
-            x = ops::transformer_block(&x, &self.block_params(i), b, t, self.cfg.n_head)?;
+            x = ops::transformer_block(&x, &block.map(|v| v.as_tensor()), b, t, self.cfg.n_head)?;
         }
-        self.layer_norm(&x, "ln_f")
+        ops::layer_norm(&x, &p.ln_f.0, p.ln_f.1.as_ref().map(|v| v.as_tensor()))
     }
 
+    /// The LM head: `lm_head` when untied, else `wte`.
     fn head(&self) -> &Tensor {
-        self.param(if self.cfg.tie_embeddings { "wte.weight" } else { "lm_head.weight" })
+        self.params.lm_head.as_ref().unwrap_or(&self.params.wte).as_tensor()
     }
 
     /// Logits (B·T, V) for token ids `idx` (B, T) u32.
@@ -119,9 +93,9 @@ impl Gpt {
         ops::linear_cross_entropy(&self.hidden(idx)?, self.head(), &targets.flatten_all()?, true)
     }
 
-    /// [`Gpt::loss`] and the gradient of every parameter (in `vars` order) in one call, on
-    /// the CPU without candle's autograd (`fused::whole`, bit-identical to `loss` followed by
-    /// `backward`). `None` where that path does not apply (another device or dtype, or
+    /// [`Gpt::loss`] and the gradient of every parameter (in [`Gpt::vars`] order) in one call,
+    /// on the CPU without candle's autograd (`fused::whole`, bit-identical to `loss` followed
+    /// by `backward`). `None` where that path does not apply (another device or dtype, or
     /// parameters not contiguous): the caller then uses `loss` + `backward`.
     pub fn loss_and_grads(&self, idx: &Tensor, targets: &Tensor) -> Result<Option<(f32, Vec<Tensor>)>> {
         let (b, t) = idx.dims2()?;
@@ -144,61 +118,22 @@ impl Gpt {
         if let Some(bad) = ids.iter().map(|&x| x as usize).chain(tg.iter().copied()).find(|&x| x >= v) {
             candle_core::bail!("token id {bad} out of range for vocab_size {v}");
         }
-        let guards: Vec<_> = self.vars.iter().map(|v| v.as_tensor().storage_and_layout()).collect();
-        let mut slices: Vec<&[f32]> = Vec::with_capacity(guards.len());
-        for (g, l) in &guards {
-            match (&**g, l.contiguous_offsets()) {
-                (Storage::Cpu(CpuStorage::F32(d)), Some((a, e))) => slices.push(&d[a..e]),
-                _ => return Ok(None),
-            }
-        }
-        let get = |name: &str| self.index.get(name).map(|&i| slices[i]);
-        let pair =
-            |p: &str| (get(&format!("{p}.weight")).expect("every weight exists"), get(&format!("{p}.bias")));
-        let params = whole::Params {
-            wte: pair("wte").0,
-            wpe: pair("wpe").0,
-            blocks: (0..self.cfg.n_layer).map(|i| block_names(i).map(|p| pair(&p))).collect(),
-            ln_f: pair("ln_f"),
-            head: (!self.cfg.tie_embeddings).then(|| pair("lm_head").0),
-        };
+        let guards = self.params.map(|v| v.as_tensor().storage_and_layout());
+        let slices = guards.try_map(|(g, l)| match (&**g, l.contiguous_offsets()) {
+            (Storage::Cpu(CpuStorage::F32(d)), Some((a, e))) => Some(&d[a..e]),
+            _ => None,
+        });
+        let Some(slices) = slices else { return Ok(None) };
         let dims = whole::Dims { b, t, c, n_head: self.cfg.n_head, vocab: v, bias: self.cfg.bias };
-        let g = whole::loss_and_grads(&dims, &params, &ids, &tg);
-        drop(params);
+        let (loss, grads) = whole::loss_and_grads(&dims, &slices, &ids, &tg);
         drop(slices);
         drop(guards);
-        // Each gradient lands in its parameter's slot, as a tensor of the parameter's shape.
-        let mut out: Vec<Option<Vec<f32>>> = vec![None; self.vars.len()];
-        let mut put = |name: String, data: Vec<f32>| {
-            if let Some(&i) = self.index.get(&name) {
-                out[i] = Some(data);
-            }
-        };
-        for i in 0..self.cfg.n_layer {
-            for (p, (w, bias)) in block_names(i).into_iter().zip(g.block(i, c, self.cfg.bias)) {
-                put(format!("{p}.weight"), w.to_vec());
-                if let Some(bias) = bias {
-                    put(format!("{p}.bias"), bias.to_vec());
-                }
-            }
-        }
-        put("ln_f.weight".into(), g.ln_f[..c].to_vec());
-        if self.cfg.bias {
-            put("ln_f.bias".into(), g.ln_f[c..].to_vec());
-        }
-        let whole::Grads { loss, wte, wpe, head, .. } = g;
-        put("wte.weight".into(), wte);
-        put("wpe.weight".into(), wpe);
-        if let Some(h) = head {
-            put("lm_head.weight".into(), h);
-        }
-        let grads = out
+        // Each gradient as a tensor of its parameter's shape, in `vars` order.
+        let grads = grads
+            .into_canonical()
             .into_iter()
             .zip(&self.specs)
-            .map(|(d, s)| match d {
-                Some(d) => Tensor::from_vec(d, s.shape.as_slice(), &Device::Cpu),
-                None => Tensor::zeros(s.shape.as_slice(), DType::F32, &Device::Cpu),
-            })
+            .map(|(d, s)| Tensor::from_vec(d, s.shape.as_slice(), &Device::Cpu))
             .collect::<Result<Vec<_>>>()?;
         Ok(Some((loss, grads)))
     }
@@ -211,12 +146,12 @@ impl Gpt {
 
     /// Number of scalar parameters actually held (tests compare with `count::params_total`).
     pub fn n_params(&self) -> usize {
-        self.vars.iter().map(|v| v.elem_count()).sum()
+        self.vars().iter().map(|v| v.elem_count()).sum()
     }
 
-    /// Copies every parameter out as f32 vectors (sorted name order).
+    /// Copies every parameter out as f32 vectors (canonical order).
     pub fn values(&self) -> Result<Vec<Vec<f32>>> {
-        self.vars
+        self.vars()
             .iter()
             .map(|v| v.as_tensor().flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>())
             .collect()
@@ -277,7 +212,7 @@ mod tests {
             let y: Vec<u32> = (0..64).map(|i| (i * 3 % 64) as u32).collect();
             let loss = m.loss(&ids(&x, 4, 16), &ids(&y, 4, 16)).unwrap();
             let g = loss.backward().unwrap();
-            for (s, v) in m.specs.iter().zip(&m.vars) {
+            for (s, v) in m.specs.iter().zip(m.vars()) {
                 let gr = g.get(v.as_tensor()).unwrap_or_else(|| panic!("no gradient for {}", s.name));
                 let n = gr.sqr().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap();
                 assert!(n > 0.0, "zero gradient for {}", s.name);
@@ -305,7 +240,7 @@ mod tests {
                 loss.to_scalar::<f32>().unwrap().to_bits(),
                 "loss, tie {tie} bias {bias}"
             );
-            for ((s, v), g) in m.specs.iter().zip(&m.vars).zip(&grads) {
+            for ((s, v), g) in m.specs.iter().zip(m.vars()).zip(&grads) {
                 let want = gs.get(v.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
                 let got = g.flatten_all().unwrap().to_vec1::<f32>().unwrap();
                 assert_eq!(g.dims(), v.dims(), "{}", s.name);

@@ -12,6 +12,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::config::GptConfig;
+use super::params::{BlockTensors, ParameterTensors};
 
 /// How one tensor is initialised.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -25,7 +26,7 @@ pub enum Init {
 }
 
 /// One parameter: GPT-2 name, shape, initialiser, and whether AdamW decays it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ParamSpec {
     /// GPT-2 / nanoGPT name, e.g. `h.0.attn.c_attn.weight`.
     pub name: String,
@@ -38,45 +39,37 @@ pub struct ParamSpec {
     pub decay: bool,
 }
 
-/// Every parameter of the model, sorted by name.
-pub fn param_specs(cfg: &GptConfig) -> Vec<ParamSpec> {
-    let c = cfg.n_embd;
+/// Every parameter's spec, as the typed struct: the GPT-2 initialisation table.
+pub fn specs(cfg: &GptConfig) -> ParameterTensors<ParamSpec> {
+    let (v, c) = (cfg.vocab_size, cfg.n_embd);
     let std = 0.02;
     let proj_std = 0.02 / (2.0 * cfg.n_layer as f64).sqrt();
-    let mut v = Vec::new();
-    let mut push = |name: String, shape: Vec<usize>, init: Init, decay: bool| {
-        v.push(ParamSpec { name, shape, init, decay });
+    let norm = || ((vec![c], Init::Ones, false), cfg.bias.then(|| (vec![c], Init::Zeros, false)));
+    let linear = |out: usize, inp: usize, s: f64| {
+        ((vec![out, inp], Init::Normal(s), true), cfg.bias.then(|| (vec![out], Init::Zeros, false)))
     };
-    push("wte.weight".into(), vec![cfg.vocab_size, c], Init::Normal(std), false);
-    push("wpe.weight".into(), vec![cfg.block_size, c], Init::Normal(std), false);
-    let mut lns = vec!["ln_f".to_string()];
-    // (prefix, out, in, std) of every Linear.
-    let mut linears = Vec::new();
-    for i in 0..cfg.n_layer {
-        lns.push(format!("h.{i}.ln_1"));
-        lns.push(format!("h.{i}.ln_2"));
-        linears.push((format!("h.{i}.attn.c_attn"), 3 * c, c, std));
-        linears.push((format!("h.{i}.attn.c_proj"), c, c, proj_std));
-        linears.push((format!("h.{i}.mlp.c_fc"), 4 * c, c, std));
-        linears.push((format!("h.{i}.mlp.c_proj"), c, 4 * c, proj_std));
-    }
-    for p in lns {
-        push(format!("{p}.weight"), vec![c], Init::Ones, false);
-        if cfg.bias {
-            push(format!("{p}.bias"), vec![c], Init::Zeros, false);
-        }
-    }
-    for (p, out, inp, s) in linears {
-        push(format!("{p}.weight"), vec![out, inp], Init::Normal(s), true);
-        if cfg.bias {
-            push(format!("{p}.bias"), vec![out], Init::Zeros, false);
-        }
-    }
-    if !cfg.tie_embeddings {
-        push("lm_head.weight".into(), vec![cfg.vocab_size, c], Init::Normal(std), true);
-    }
-    v.sort_by(|a, b| a.name.cmp(&b.name));
-    v
+    let table = ParameterTensors {
+        wte: (vec![v, c], Init::Normal(std), false),
+        wpe: (vec![cfg.block_size, c], Init::Normal(std), false),
+        h: (0..cfg.n_layer)
+            .map(|_| BlockTensors {
+                ln_1: norm(),
+                c_attn: linear(3 * c, c, std),
+                attn_proj: linear(c, c, proj_std),
+                ln_2: norm(),
+                c_fc: linear(4 * c, c, std),
+                mlp_proj: linear(c, 4 * c, proj_std),
+            })
+            .collect(),
+        ln_f: norm(),
+        lm_head: (!cfg.tie_embeddings).then(|| (vec![v, c], Init::Normal(std), true)),
+    };
+    table.map_named(|name, (shape, init, decay)| ParamSpec { name, shape, init, decay })
+}
+
+/// Every parameter of the model, in canonical (sorted name) order.
+pub fn param_specs(cfg: &GptConfig) -> Vec<ParamSpec> {
+    specs(cfg).into_canonical()
 }
 
 /// Draws the initial values of every parameter (in `param_specs` order) from one seeded stream.
@@ -122,6 +115,60 @@ mod tests {
                 };
                 let n: usize = param_specs(&cfg).iter().map(|s| s.shape.iter().product::<usize>()).sum();
                 assert_eq!(n as u64, count::params_total(&cfg), "{cfg:?}");
+            }
+        }
+    }
+
+    /// The list `param_specs` built before the typed struct (issue #20): the same names,
+    /// shapes, initialisers and decay flags in the same order, so checkpoints, model files and
+    /// the seeded initial weights stay as they were.
+    fn former_param_specs(cfg: &GptConfig) -> Vec<ParamSpec> {
+        let c = cfg.n_embd;
+        let std = 0.02;
+        let proj_std = 0.02 / (2.0 * cfg.n_layer as f64).sqrt();
+        let mut v = Vec::new();
+        let mut push = |name: String, shape: Vec<usize>, init: Init, decay: bool| {
+            v.push(ParamSpec { name, shape, init, decay });
+        };
+        push("wte.weight".into(), vec![cfg.vocab_size, c], Init::Normal(std), false);
+        push("wpe.weight".into(), vec![cfg.block_size, c], Init::Normal(std), false);
+        let mut lns = vec!["ln_f".to_string()];
+        let mut linears = Vec::new();
+        for i in 0..cfg.n_layer {
+            lns.push(format!("h.{i}.ln_1"));
+            lns.push(format!("h.{i}.ln_2"));
+            linears.push((format!("h.{i}.attn.c_attn"), 3 * c, c, std));
+            linears.push((format!("h.{i}.attn.c_proj"), c, c, proj_std));
+            linears.push((format!("h.{i}.mlp.c_fc"), 4 * c, c, std));
+            linears.push((format!("h.{i}.mlp.c_proj"), c, 4 * c, proj_std));
+        }
+        for p in lns {
+            push(format!("{p}.weight"), vec![c], Init::Ones, false);
+            if cfg.bias {
+                push(format!("{p}.bias"), vec![c], Init::Zeros, false);
+            }
+        }
+        for (p, out, inp, s) in linears {
+            push(format!("{p}.weight"), vec![out, inp], Init::Normal(s), true);
+            if cfg.bias {
+                push(format!("{p}.bias"), vec![out], Init::Zeros, false);
+            }
+        }
+        if !cfg.tie_embeddings {
+            push("lm_head.weight".into(), vec![cfg.vocab_size, c], Init::Normal(std), true);
+        }
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
+
+    #[test]
+    fn typed_table_matches_the_former_list() {
+        for (tie, bias) in [(true, true), (false, true), (true, false), (false, false)] {
+            for l in [1, 2, 11] {
+                let cfg = GptConfig { n_layer: l, tie_embeddings: tie, bias, ..GptConfig::tiny() };
+                assert_eq!(param_specs(&cfg), former_param_specs(&cfg), "{cfg:?}");
+                let canonical = ParameterTensors::from_canonical(&cfg, param_specs(&cfg)).unwrap();
+                assert_eq!(canonical, specs(&cfg));
             }
         }
     }

@@ -1,5 +1,6 @@
-//! The GPT (nanoGPT's `model.py` in candle), its seeded initialisation, and pure parameter /
-//! FLOP counts.
+//! The GPT (nanoGPT's `model.py` in candle), its parameters as one typed struct (`params`,
+//! llm.c's `ParameterTensors`, in the GPT-2 names and order of checkpoints and model files),
+//! its seeded initialisation, and pure parameter / FLOP counts.
 //!
 //! `config` and `count` have no candle types, so `fit` and `report` can use them.
 
@@ -10,6 +11,7 @@ pub mod fused;
 pub mod gpt;
 pub mod init;
 pub mod ops;
+pub mod params;
 
 pub use config::GptConfig;
 pub use gpt::Gpt;

@@ -54,6 +54,26 @@ pub struct TrainState {
     pub optim_sha256: String,
 }
 
+impl TrainState {
+    /// The state of run `id` before its first step.
+    pub fn new(id: &str) -> Self {
+        TrainState {
+            id: id.to_string(),
+            step: 0,
+            opt_t: 0,
+            wall_seconds_bits: 0f64.to_bits(),
+            loss_acc_bits: 0f64.to_bits(),
+            loss_acc_n: 0,
+            recent_losses: vec![],
+            curve_lines: 0,
+            model_file: String::new(),
+            optim_file: String::new(),
+            model_sha256: String::new(),
+            optim_sha256: String::new(),
+        }
+    }
+}
+
 /// Paths of one run's checkpoint.
 #[derive(Debug, Clone)]
 pub struct CheckpointPaths {

@@ -13,7 +13,7 @@
 //!    share the stable phase (sweep branching).
 //! 4. Constant: the peak after warmup.
 
-use crate::config::spec::ScheduleKind;
+use crate::config::spec::{RunSpec, ScheduleKind};
 
 /// Inputs of the schedule.
 #[derive(Debug, Clone, Copy)]
@@ -33,6 +33,18 @@ pub struct Schedule {
 }
 
 impl Schedule {
+    /// The schedule of a run.
+    pub fn of(spec: &RunSpec) -> Self {
+        Schedule {
+            kind: spec.schedule,
+            peak: spec.learning_rate,
+            min_fraction: spec.min_lr_fraction,
+            warmup: spec.warmup_steps,
+            total: spec.max_steps,
+            cooldown_fraction: spec.cooldown_fraction,
+        }
+    }
+
     /// First step of the WSD cooldown, s_c = S − round(f·S) (at least 1 cooldown step, and not
     /// before the end of warmup).
     pub fn cooldown_start(&self) -> u64 {

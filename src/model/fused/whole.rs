@@ -22,8 +22,9 @@
 //! - dwte: the LM head's dW first (when tied), then each row of dx₀ added in token order
 //!   (candle's `index_add`, which runs after the head's contribution in its backward order).
 
-use super::block::{self, PairSlices};
+use super::block;
 use super::{layer_norm, linear_ce};
+use crate::model::params::{BlockTensors, ParameterTensors};
 
 /// The model's shape for [`loss_and_grads`].
 pub(crate) struct Dims {
@@ -41,47 +42,16 @@ pub(crate) struct Dims {
     pub bias: bool,
 }
 
-/// The parameters, as slices of their (contiguous, f32) storage.
-pub(crate) struct Params<'a> {
-    /// Token embedding (V, C).
-    pub wte: &'a [f32],
-    /// Position embedding (block_size, C).
-    pub wpe: &'a [f32],
-    /// Each block's (weight, bias) pairs in `block`'s packing order (ln_1, c_attn, attn.c_proj,
-    /// ln_2, c_fc, mlp.c_proj).
-    pub blocks: Vec<[PairSlices<'a>; 6]>,
-    /// Final LayerNorm (weight, bias).
-    pub ln_f: PairSlices<'a>,
-    /// The LM head (V, C) when it is not tied to wte.
-    pub head: Option<&'a [f32]>,
-}
-
-/// The loss and every parameter's gradient.
-pub(crate) struct Grads {
-    /// Mean cross-entropy (nats/token).
-    pub loss: f32,
-    /// ∂L/∂wte (V, C), including the LM head's when tied.
-    pub wte: Vec<f32>,
-    /// ∂L/∂wpe (block_size, C).
-    pub wpe: Vec<f32>,
-    /// Each block's packed gradient (`block::unpack` splits it into pairs).
-    pub blocks: Vec<Vec<f32>>,
-    /// ∂L/∂ln_f weight, bias (C each; the bias part is unused without biases).
-    pub ln_f: Vec<f32>,
-    /// ∂L/∂lm_head (V, C) when untied.
-    pub head: Option<Vec<f32>>,
-}
-
-impl Grads {
-    /// The (weight, bias) gradient slices of block `i`.
-    pub fn block(&self, i: usize, c: usize, bias: bool) -> [PairSlices<'_>; 6] {
-        block::unpack(&self.blocks[i], c, bias)
-    }
-}
-
 /// Forward and backward of the whole model on token ids `idx` and `targets` (both B·T, row
-/// major), as `Gpt::loss` followed by `backward` (see the module doc).
-pub(crate) fn loss_and_grads(d: &Dims, p: &Params, idx: &[u32], targets: &[usize]) -> Grads {
+/// major), as `Gpt::loss` followed by `backward` (see the module doc), with the parameters as
+/// slices of their (contiguous, f32) storage: the loss (mean cross-entropy, nats/token) and
+/// every parameter's gradient (∂L/∂wte including the LM head's when tied; wpe rows ≥ T zero).
+pub(crate) fn loss_and_grads(
+    d: &Dims,
+    p: &ParameterTensors<&[f32]>,
+    idx: &[u32],
+    targets: &[usize],
+) -> (f32, ParameterTensors<Vec<f32>>) {
     let (b, t, c, v) = (d.b, d.t, d.c, d.vocab);
     let n = b * t;
     assert!(
@@ -91,14 +61,8 @@ pub(crate) fn loss_and_grads(d: &Dims, p: &Params, idx: &[u32], targets: &[usize
         targets.len()
     );
     assert!(p.wte.len() == v * c && p.wpe.len() >= t * c, "whole: embeddings of the wrong size");
-    let mut x = vec![0.0f32; n * c];
-    for (i, (xr, &tok)) in x.chunks_exact_mut(c).zip(idx).enumerate() {
-        let (er, pr) = (&p.wte[tok as usize * c..][..c], &p.wpe[(i % t) * c..][..c]);
-        for ((o, &e), &q) in xr.iter_mut().zip(er).zip(pr) {
-            *o = e + q;
-        }
-    }
-    let packed: Vec<Vec<f32>> = p.blocks.iter().map(block::pack).collect();
+    let mut x = embed(p.wte, p.wpe, idx, t, c);
+    let packed: Vec<Vec<f32>> = p.h.iter().map(|blk| block::pack(&blk.pairs())).collect();
     let mut saved = Vec::with_capacity(packed.len());
     for pb in &packed {
         let (y, s) = block::forward(&x, pb, b, t, d.n_head, c, d.bias);
@@ -107,7 +71,7 @@ pub(crate) fn loss_and_grads(d: &Dims, p: &Params, idx: &[u32], targets: &[usize
     let (lw, lb) = p.ln_f;
     let mut hf = vec![0.0f32; n * c];
     layer_norm::forward_into(&x, lw, lb.unwrap_or(&[]), &mut hf);
-    let head = p.head.unwrap_or(p.wte);
+    let head = p.lm_head.unwrap_or(p.wte);
     let (loss, grads) = linear_ce::loss_and_grads(&hf, head, targets, c, v, true);
     drop(hf);
     let (dhf, dhead) = grads.expect("linear_cross_entropy returns gradients when asked");
@@ -124,21 +88,50 @@ pub(crate) fn loss_and_grads(d: &Dims, p: &Params, idx: &[u32], targets: &[usize
         dx = dxin;
         blocks[i] = dp;
     }
-    let mut wpe = vec![0.0f32; p.wpe.len()];
+    let (mut wte, lm_head) = match p.lm_head {
+        None => (dhead, None),
+        Some(_) => (vec![0.0f32; v * c], Some(dhead)),
+    };
+    let wpe = embed_backward(&dx, idx, t, c, &mut wte, p.wpe.len());
+    drop(dx);
+    let h = (blocks.iter())
+        .map(|dp| {
+            BlockTensors::from_pairs(
+                block::unpack(dp, c, d.bias).map(|(w, b)| (w.to_vec(), b.map(<[f32]>::to_vec))),
+            )
+        })
+        .collect();
+    let ln_f = (ln_f[..c].to_vec(), d.bias.then(|| ln_f[c..].to_vec()));
+    (loss, ParameterTensors { wte, wpe, h, ln_f, lm_head })
+}
+
+/// x₀ = wte[idx] + wpe[pos] (B·T, C), one rounding as candle's `broadcast_add` (llm.c's
+/// `encoder_forward`).
+fn embed(wte: &[f32], wpe: &[f32], idx: &[u32], t: usize, c: usize) -> Vec<f32> {
+    let mut x = vec![0.0f32; idx.len() * c];
+    for (i, (xr, &tok)) in x.chunks_exact_mut(c).zip(idx).enumerate() {
+        let (er, pr) = (&wte[tok as usize * c..][..c], &wpe[(i % t) * c..][..c]);
+        for ((o, &e), &q) in xr.iter_mut().zip(er).zip(pr) {
+            *o = e + q;
+        }
+    }
+    x
+}
+
+/// The embeddings' gradients from dx₀ (llm.c's `encoder_backward`): returns dwpe (`wpe_len`
+/// floats, dwpe[pos] = Σ_b dx₀[b, pos] summed over b in order from zero, rows ≥ T zero), and
+/// adds each row of dx₀ onto `dwte` in token order.
+fn embed_backward(dx: &[f32], idx: &[u32], t: usize, c: usize, dwte: &mut [f32], wpe_len: usize) -> Vec<f32> {
+    let mut wpe = vec![0.0f32; wpe_len];
     for (i, dr) in dx.chunks_exact(c).enumerate() {
         for (a, &g) in wpe[(i % t) * c..][..c].iter_mut().zip(dr) {
             *a += g;
         }
     }
-    let (mut wte, head) = match p.head {
-        None => (dhead, None),
-        Some(_) => (vec![0.0f32; v * c], Some(dhead)),
-    };
     for (dr, &tok) in dx.chunks_exact(c).zip(idx) {
-        for (a, &g) in wte[tok as usize * c..][..c].iter_mut().zip(dr) {
+        for (a, &g) in dwte[tok as usize * c..][..c].iter_mut().zip(dr) {
             *a += g;
         }
     }
-    drop(dx);
-    Grads { loss, wte, wpe, blocks, ln_f, head }
+    wpe
 }
