@@ -1,5 +1,5 @@
 //! `corpus get` against a loopback HTTP server (no internet). The server and the recipe
-//! writer also serve the command-line tests in `crate::cli::corpus`.
+//! writer also serve the command-line tests of `corpus get` (`src/cli/corpus.rs`).
 
 use std::fs;
 use std::io::{Read, Write};
