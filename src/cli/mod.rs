@@ -2,6 +2,7 @@
 //! logs and errors.
 
 mod bench;
+mod corpus;
 mod design;
 mod eval;
 mod export;
@@ -48,7 +49,7 @@ pub enum Command {
     #[command(
         after_help = "Example: scalinglab corpus prepare --text ../shared/corpora/tinyshakespeare/input.txt --vocab-size 1024 --out /tmp/ts"
     )]
-    Corpus(crate::corpus::CorpusArgs),
+    Corpus(corpus::CorpusArgs),
     /// Show the runs a config expands to: sizes, FLOPs, epochs, estimated time; or a Slurm script.
     #[command(
         after_help = "Examples:\n  scalinglab plan configs/quick.toml\n  scalinglab plan configs/quick.toml --slurm --partition cpu --time 01:00:00 > sweep.sbatch"
@@ -117,6 +118,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Sample(a) => sample::run(&a),
         Command::Eval(a) => eval::run(&a),
         Command::Export(a) => export::run(&a),
-        Command::Corpus(a) => crate::corpus::run_corpus(&a.command).map(|_| ExitCode::SUCCESS),
+        Command::Corpus(a) => corpus::run_corpus(&a.command).map(|_| ExitCode::SUCCESS),
     }
 }

@@ -20,7 +20,6 @@
 //! never interleaved with training text. **Sampling** (`corpus::sampler`) is a pure function of
 //! `(seed, step)`, so resumed runs see the same batches.
 
-pub mod cli;
 pub mod download;
 pub mod load;
 pub mod manifest;
@@ -34,13 +33,12 @@ pub mod synthetic;
 pub mod tokenizer;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 #[cfg(test)]
 mod tests_external;
 #[cfg(test)]
-mod tests_get;
+pub(crate) mod tests_get;
 
-pub use cli::{run_corpus, CorpusArgs, CorpusCommand, GetArgs, InfoArgs, PrepareArgs};
 pub use load::{load_prepared, verify_prepared, PreparedCorpus, TokenData};
 pub use manifest::Manifest;
 pub use prepare::{prepare, PrepareOptions};

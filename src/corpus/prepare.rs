@@ -83,6 +83,64 @@ fn tokenizer_of(dir: &std::path::Path) -> Result<CorpusTokenizer> {
 /// Runs `corpus prepare` and returns the manifest it wrote. Progress goes to stderr.
 pub fn prepare(opts: &PrepareOptions) -> Result<Manifest> {
     let t0 = Instant::now();
+    check_options(opts)?;
+    let sources = read_sources(opts)?;
+    let docs: Vec<(usize, &str)> = sources
+        .iter()
+        .enumerate()
+        .flat_map(|(i, s)| s.documents.iter().map(move |d| (i, d.as_str())))
+        .collect();
+    let sizes: Vec<usize> = docs.iter().map(|(_, d)| d.len()).collect();
+    let is_val = choose_validation(&sizes, opts.val_fraction, opts.seed)?;
+
+    let t_tok = Instant::now();
+    let tokenizer = make_tokenizer(opts, &docs, &is_val)?;
+    let t_enc = Instant::now();
+    let texts: Vec<&str> = docs.iter().map(|(_, d)| *d).collect();
+    let encoded = tokenizer.encode_docs(&texts)?;
+    eprintln!(
+        "corpus: tokenizer {:.2}s, encoding {:.2}s",
+        (t_enc - t_tok).as_secs_f64(),
+        t_enc.elapsed().as_secs_f64()
+    );
+    let eot = tokenizer.eot_id();
+    let (streams, per_source) = split_streams(&docs, &encoded, &is_val, eot, sources.len());
+
+    let tokenizer_info = write_tokenizer(opts, &tokenizer)?;
+    let dtype = Dtype::for_vocab(tokenizer_info.vocab_size);
+    let [train, val] = streams;
+    let train = train.write(opts, TRAIN_FILE, dtype)?;
+    let val = val.write(opts, VAL_FILE, dtype)?;
+    let source_info = sources
+        .iter()
+        .zip(&per_source)
+        .map(|(s, &(tokens, val_documents))| SourceInfo {
+            path: s.path.display().to_string(),
+            format: s.format,
+            sha256: s.sha256.clone(),
+            bytes: s.bytes,
+            documents: s.documents.len(),
+            val_documents,
+            tokens,
+        })
+        .collect();
+    let manifest = manifest_of(opts, tokenizer_info, dtype, source_info, train, val)?;
+    write_json_atomic(&opts.out.join(MANIFEST_FILE), &manifest)?;
+    eprintln!(
+        "corpus: wrote {} ({} train + {} val tokens, {}, corpus {}) in {:.2}s",
+        opts.out.display(),
+        manifest.train.tokens,
+        manifest.val.tokens,
+        dtype.as_str(),
+        &manifest.corpus_id[..16],
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(manifest)
+}
+
+/// The option checks that need no file: a validation share in (0, 1), a positive document
+/// size, and no `--vocab-size` other than 257 for the byte tokenizer.
+fn check_options(opts: &PrepareOptions) -> Result<()> {
     if !(opts.val_fraction > 0.0 && opts.val_fraction < 1.0) {
         input_bail!(
             "--val-fraction {} is out of range; fix: use a value between 0 and 1 (e.g. 0.1)",
@@ -102,6 +160,11 @@ pub fn prepare(opts: &PrepareOptions) -> Result<Manifest> {
             opts.vocab_size
         );
     }
+    Ok(())
+}
+
+/// Every `--text` file, read and cut into documents, in order.
+fn read_sources(opts: &PrepareOptions) -> Result<Vec<SourceText>> {
     let files = collect_files(&opts.text)?;
     let mut sources: Vec<SourceText> = Vec::with_capacity(files.len());
     for (path, fmt) in &files {
@@ -109,42 +172,40 @@ pub fn prepare(opts: &PrepareOptions) -> Result<Manifest> {
         eprintln!("corpus: read {} ({} bytes, {} documents)", path.display(), s.bytes, s.documents.len());
         sources.push(s);
     }
-    let docs: Vec<(usize, &str)> = sources
-        .iter()
-        .enumerate()
-        .flat_map(|(i, s)| s.documents.iter().map(move |d| (i, d.as_str())))
-        .collect();
-    let sizes: Vec<usize> = docs.iter().map(|(_, d)| d.len()).collect();
-    let is_val = choose_validation(&sizes, opts.val_fraction, opts.seed)?;
+    Ok(sources)
+}
 
-    let t_tok = Instant::now();
-    let tokenizer = match (&opts.tokenizer_from, opts.tokenizer) {
-        (Some(dir), _) => tokenizer_of(dir)?,
-        (None, TokenizerKind::Byte) => CorpusTokenizer::byte()?,
+/// The tokenizer: another corpus's (`--tokenizer-from`), the byte tokenizer, or byte-level
+/// BPE trained on the training documents only.
+fn make_tokenizer(opts: &PrepareOptions, docs: &[(usize, &str)], is_val: &[bool]) -> Result<CorpusTokenizer> {
+    match (&opts.tokenizer_from, opts.tokenizer) {
+        (Some(dir), _) => tokenizer_of(dir),
+        (None, TokenizerKind::Byte) => CorpusTokenizer::byte(),
         (None, TokenizerKind::Bpe) => {
             let train_docs: Vec<&str> =
-                docs.iter().zip(&is_val).filter(|(_, v)| !**v).map(|((_, d), _)| *d).collect();
+                docs.iter().zip(is_val).filter(|(_, v)| !**v).map(|((_, d), _)| *d).collect();
             eprintln!(
                 "corpus: training byte-level BPE (vocab {}) on {} training documents",
                 opts.vocab_size,
                 train_docs.len()
             );
-            CorpusTokenizer::train_bpe(&train_docs, opts.vocab_size)?
+            CorpusTokenizer::train_bpe(&train_docs, opts.vocab_size)
         }
-    };
-    let t_enc = Instant::now();
-    let texts: Vec<&str> = docs.iter().map(|(_, d)| *d).collect();
-    let encoded = tokenizer.encode_docs(&texts)?;
-    eprintln!(
-        "corpus: tokenizer {:.2}s, encoding {:.2}s",
-        (t_enc - t_tok).as_secs_f64(),
-        t_enc.elapsed().as_secs_f64()
-    );
+    }
+}
 
-    let eot = tokenizer.eot_id();
+/// The training and validation streams (each document's tokens followed by `eot`), and per
+/// source its token count and number of validation documents.
+fn split_streams(
+    docs: &[(usize, &str)],
+    encoded: &[Vec<u32>],
+    is_val: &[bool],
+    eot: u32,
+    n_sources: usize,
+) -> ([Stream; 2], Vec<(u64, usize)>) {
     let mut streams = [Stream::default(), Stream::default()];
-    let mut per_source = vec![(0u64, 0usize); sources.len()];
-    for (((src, text), ids), &val) in docs.iter().zip(&encoded).zip(&is_val) {
+    let mut per_source = vec![(0u64, 0usize); n_sources];
+    for (((src, text), ids), &val) in docs.iter().zip(encoded).zip(is_val) {
         let s = &mut streams[val as usize];
         s.tokens.extend_from_slice(ids);
         s.tokens.push(eot);
@@ -153,46 +214,47 @@ pub fn prepare(opts: &PrepareOptions) -> Result<Manifest> {
         per_source[*src].0 += ids.len() as u64;
         per_source[*src].1 += val as usize;
     }
+    (streams, per_source)
+}
 
-    let vocab_size = tokenizer.vocab_size();
-    let dtype = Dtype::for_vocab(vocab_size);
+/// Writes `tokenizer.json` and the two files `transformers.AutoTokenizer` also wants, and
+/// describes the tokenizer for the manifest.
+fn write_tokenizer(opts: &PrepareOptions, tokenizer: &CorpusTokenizer) -> Result<TokenizerInfo> {
     let json = tokenizer.to_json()?;
     write_atomic(&opts.out.join(TOKENIZER_FILE), json.as_bytes())?;
     // So the folder loads with `transformers.AutoTokenizer.from_pretrained` too (issue #17).
     let (tok_cfg, tok_map) = tokenizer_configs(None);
     write_atomic(&opts.out.join("tokenizer_config.json"), tok_cfg.as_bytes())?;
     write_atomic(&opts.out.join("special_tokens_map.json"), tok_map.as_bytes())?;
-    let [train, val] = streams;
-    let train = train.write(opts, TRAIN_FILE, dtype)?;
-    let val = val.write(opts, VAL_FILE, dtype)?;
+    Ok(TokenizerInfo {
+        kind: tokenizer.kind(),
+        vocab_size: tokenizer.vocab_size(),
+        eot_id: tokenizer.eot_id(),
+        file: TOKENIZER_FILE.to_string(),
+        sha256: sha256_hex(json.as_bytes()),
+        bytes: json.len() as u64,
+    })
+}
+
+/// The manifest of the written files, with its corpus id.
+fn manifest_of(
+    opts: &PrepareOptions,
+    tokenizer: TokenizerInfo,
+    dtype: Dtype,
+    sources: Vec<SourceInfo>,
+    train: SplitFile,
+    val: SplitFile,
+) -> Result<Manifest> {
+    let eot = tokenizer.eot_id;
     let total_text = (train.text_bytes + val.text_bytes) as f64;
     let mut manifest = Manifest {
         format: MANIFEST_FORMAT.to_string(),
         format_version: MANIFEST_VERSION,
         corpus_id: String::new(),
         created_by: format!("scalinglab {}", env!("CARGO_PKG_VERSION")),
-        tokenizer: TokenizerInfo {
-            kind: tokenizer.kind(),
-            vocab_size,
-            eot_id: eot,
-            file: TOKENIZER_FILE.to_string(),
-            sha256: sha256_hex(json.as_bytes()),
-            bytes: json.len() as u64,
-        },
+        tokenizer,
         dtype,
-        sources: sources
-            .iter()
-            .zip(&per_source)
-            .map(|(s, &(tokens, val_documents))| SourceInfo {
-                path: s.path.display().to_string(),
-                format: s.format,
-                sha256: s.sha256.clone(),
-                bytes: s.bytes,
-                documents: s.documents.len(),
-                val_documents,
-                tokens,
-            })
-            .collect(),
+        sources,
         split: SplitInfo {
             method: SPLIT_METHOD.to_string(),
             seed: opts.seed,
@@ -211,16 +273,6 @@ pub fn prepare(opts: &PrepareOptions) -> Result<Manifest> {
         val,
     };
     manifest.corpus_id = manifest.compute_id()?;
-    write_json_atomic(&opts.out.join(MANIFEST_FILE), &manifest)?;
-    eprintln!(
-        "corpus: wrote {} ({} train + {} val tokens, {}, corpus {}) in {:.2}s",
-        opts.out.display(),
-        manifest.train.tokens,
-        manifest.val.tokens,
-        dtype.as_str(),
-        &manifest.corpus_id[..16],
-        t0.elapsed().as_secs_f64()
-    );
     Ok(manifest)
 }
 

@@ -34,7 +34,7 @@ pub const EOT: &str = "<|endoftext|>";
 pub const DEFAULT_DOC_BYTES: usize = 4096;
 
 /// How a source file is parsed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SourceFormat {
     /// Plain UTF-8 text, split into paragraph-aligned documents.

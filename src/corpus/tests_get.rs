@@ -1,4 +1,5 @@
-//! `corpus get` against a loopback HTTP server (no internet), and the CLI surface.
+//! `corpus get` against a loopback HTTP server (no internet). The server and the recipe
+//! writer also serve the command-line tests of `corpus get` (`src/cli/corpus.rs`).
 
 use std::fs;
 use std::io::{Read, Write};
@@ -7,10 +8,6 @@ use std::path::Path;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use clap::{CommandFactory, Parser};
-
-use crate::corpus::cli::{run_corpus, summary, CorpusCommand, GetArgs, InfoArgs};
-use crate::corpus::load::verify_prepared;
 use crate::corpus::recipes::{find_recipe, get_corpus};
 use crate::corpus::shards::sha256_hex;
 use crate::corpus::tests::fixture_text;
@@ -19,7 +16,7 @@ use crate::error::is_input_error;
 /// Serves `body` at `/corpus.txt` (404 elsewhere) on 127.0.0.1 for at most `max_requests`
 /// connections or 20 seconds, whichever comes first; returns the base URL and the thread,
 /// which yields the request paths it saw.
-fn serve(body: Vec<u8>, max_requests: usize) -> (String, JoinHandle<Vec<String>>) {
+pub(crate) fn serve(body: Vec<u8>, max_requests: usize) -> (String, JoinHandle<Vec<String>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -62,7 +59,7 @@ fn serve(body: Vec<u8>, max_requests: usize) -> (String, JoinHandle<Vec<String>>
     (base, handle)
 }
 
-fn recipe(dir: &Path, name: &str, url: &str, sha256: &str) {
+pub(crate) fn recipe(dir: &Path, name: &str, url: &str, sha256: &str) {
     let text = format!(
         "name = \"{name}\"\ndescription = \"test fixture\"\nlicence = \"CC0\"\nurl = \"{url}\"\n\
          sha256 = \"{sha256}\"\nfile = \"corpus.txt\"\n\n[prepare]\ntokenizer = \"bpe\"\n\
@@ -70,31 +67,6 @@ fn recipe(dir: &Path, name: &str, url: &str, sha256: &str) {
     );
     fs::create_dir_all(dir).unwrap();
     fs::write(dir.join(format!("{name}.toml")), text).unwrap();
-}
-
-#[test]
-fn get_downloads_verifies_prepares_and_reuses() {
-    let body = fixture_text(50).into_bytes();
-    let sha = sha256_hex(&body);
-    let (base, server) = serve(body.clone(), 1);
-    let tmp = tempfile::tempdir().unwrap();
-    let recipes = tmp.path().join("recipes");
-    recipe(&recipes, "mini", &format!("{base}/corpus.txt"), &sha);
-    let out = tmp.path().join("out");
-    let args = GetArgs { name: "mini".into(), out: out.clone(), recipes: Some(recipes.clone()) };
-    run_corpus(&CorpusCommand::Get(args.clone())).unwrap();
-    assert_eq!(server.join().unwrap(), vec!["/corpus.txt"]);
-    assert_eq!(fs::read(out.join("raw/corpus.txt")).unwrap(), body);
-    let m = verify_prepared(&out).unwrap();
-    assert_eq!(m.sources[0].sha256, sha);
-    assert_eq!(m.tokenizer.vocab_size, 300);
-    let text = summary(&out, &m);
-    assert!(text.contains(&m.corpus_id), "{text}");
-    assert!(text.contains(&format!("sha256 {sha}")), "{text}");
-    assert!(text.contains("random-documents") && text.contains("bits/byte"), "{text}");
-    // The server is gone: a second get must reuse the verified download.
-    run_corpus(&CorpusCommand::Get(args)).unwrap();
-    run_corpus(&CorpusCommand::Info(InfoArgs { dir: out })).unwrap();
 }
 
 #[test]
@@ -137,39 +109,4 @@ fn get_http_404_and_unknown_names_are_input_errors() {
     assert!(e.to_string().contains("known: gone, tinyshakespeare, tinystories"), "{e}");
     let e = find_recipe("x", Some(&tmp.path().join("no-such-dir"))).unwrap_err();
     assert!(is_input_error(&e) && e.to_string().contains("--recipes"), "{e}");
-}
-
-#[derive(Parser)]
-struct TestCli {
-    #[command(subcommand)]
-    cmd: CorpusCommand,
-}
-
-#[test]
-fn cli_parses_with_documented_defaults() {
-    TestCli::command().debug_assert();
-    let cli = TestCli::try_parse_from(["t", "prepare", "--text", "a.txt", "b", "--out", "d"]).unwrap();
-    let CorpusCommand::Prepare(a) = cli.cmd else { panic!("not prepare") };
-    let o = a.options();
-    assert_eq!(o.text.len(), 2);
-    assert_eq!((o.vocab_size, o.val_fraction, o.doc_bytes, o.seed), (2048, 0.1, 4096, 0));
-    assert_eq!(o.jsonl_field, "text");
-    let cli = TestCli::try_parse_from(["t", "prepare", "--text", "a", "--out", "d", "--tokenizer", "byte"])
-        .unwrap();
-    let CorpusCommand::Prepare(a) = cli.cmd else { panic!("not prepare") };
-    assert_eq!(a.options().vocab_size, 257);
-    assert!(TestCli::try_parse_from(["t", "prepare", "--out", "d"]).is_err());
-    assert!(TestCli::try_parse_from([
-        "t",
-        "prepare",
-        "--text",
-        "a",
-        "--out",
-        "d",
-        "--tokenizer",
-        "wordpiece"
-    ])
-    .is_err());
-    let help = TestCli::command().render_long_help().to_string();
-    assert!(help.contains("prepare") && help.contains("info") && help.contains("get"));
 }

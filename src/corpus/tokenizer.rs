@@ -27,7 +27,7 @@ use crate::corpus::sources::EOT;
 use crate::input_bail;
 
 /// Which tokenizer a corpus uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TokenizerKind {
     /// Byte-level BPE trained on the training documents (`--vocab-size` tokens).

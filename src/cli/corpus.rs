@@ -1,4 +1,6 @@
-//! The `scalinglab corpus` subcommands: argument structs and their runner.
+//! `scalinglab corpus prepare|info|get`: the corpus subcommands' flags, their runner and the
+//! summary `corpus info` prints. The corpus library (`crate::corpus`) takes the plain
+//! [`PrepareOptions`] built here and knows nothing of the command line.
 //!
 //! stdout carries data (the corpus summary); progress goes to stderr.
 
@@ -6,6 +8,8 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
+use clap::builder::PossibleValue;
+use clap::ValueEnum;
 
 use crate::corpus::load::verify_prepared;
 use crate::corpus::manifest::Manifest;
@@ -92,6 +96,24 @@ pub struct GetArgs {
     pub recipes: Option<PathBuf>,
 }
 
+/// `--tokenizer bpe|byte`: the command-line names of [`TokenizerKind`] (what
+/// `#[derive(clap::ValueEnum)]` generated when the derive sat on the library type; each help
+/// line is the variant's doc comment there).
+impl ValueEnum for TokenizerKind {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[TokenizerKind::Bpe, TokenizerKind::Byte]
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(match self {
+            TokenizerKind::Bpe => PossibleValue::new(self.as_str())
+                .help("Byte-level BPE trained on the training documents (`--vocab-size` tokens)"),
+            TokenizerKind::Byte => PossibleValue::new(self.as_str())
+                .help("Raw UTF-8 bytes plus `<|endoftext|>`: vocabulary 257, nothing to train"),
+        })
+    }
+}
+
 impl PrepareArgs {
     /// The resolved options (defaults filled in per tokenizer kind).
     pub fn options(&self) -> PrepareOptions {
@@ -167,4 +189,81 @@ pub fn summary(dir: &Path, m: &Manifest) -> String {
     let _ =
         writeln!(s, "verified    {}, {}, {} (size + sha256), manifest id", t.file, m.train.file, m.val.file);
     s
+}
+
+#[cfg(test)]
+mod tests {
+    //! The corpus command line: `corpus get` end to end through [`run_corpus`] (loopback HTTP
+    //! server, no internet) and the flags' documented defaults.
+
+    use std::fs;
+
+    use clap::{CommandFactory, Parser};
+
+    use super::{run_corpus, summary, CorpusCommand, GetArgs, InfoArgs};
+    use crate::corpus::load::verify_prepared;
+    use crate::corpus::shards::sha256_hex;
+    use crate::corpus::tests::fixture_text;
+    use crate::corpus::tests_get::{recipe, serve};
+
+    #[test]
+    fn get_downloads_verifies_prepares_and_reuses() {
+        let body = fixture_text(50).into_bytes();
+        let sha = sha256_hex(&body);
+        let (base, server) = serve(body.clone(), 1);
+        let tmp = tempfile::tempdir().unwrap();
+        let recipes = tmp.path().join("recipes");
+        recipe(&recipes, "mini", &format!("{base}/corpus.txt"), &sha);
+        let out = tmp.path().join("out");
+        let args = GetArgs { name: "mini".into(), out: out.clone(), recipes: Some(recipes.clone()) };
+        run_corpus(&CorpusCommand::Get(args.clone())).unwrap();
+        assert_eq!(server.join().unwrap(), vec!["/corpus.txt"]);
+        assert_eq!(fs::read(out.join("raw/corpus.txt")).unwrap(), body);
+        let m = verify_prepared(&out).unwrap();
+        assert_eq!(m.sources[0].sha256, sha);
+        assert_eq!(m.tokenizer.vocab_size, 300);
+        let text = summary(&out, &m);
+        assert!(text.contains(&m.corpus_id), "{text}");
+        assert!(text.contains(&format!("sha256 {sha}")), "{text}");
+        assert!(text.contains("random-documents") && text.contains("bits/byte"), "{text}");
+        // The server is gone: a second get must reuse the verified download.
+        run_corpus(&CorpusCommand::Get(args)).unwrap();
+        run_corpus(&CorpusCommand::Info(InfoArgs { dir: out })).unwrap();
+    }
+
+    #[derive(Parser)]
+    struct TestCli {
+        #[command(subcommand)]
+        cmd: CorpusCommand,
+    }
+
+    #[test]
+    fn cli_parses_with_documented_defaults() {
+        TestCli::command().debug_assert();
+        let cli = TestCli::try_parse_from(["t", "prepare", "--text", "a.txt", "b", "--out", "d"]).unwrap();
+        let CorpusCommand::Prepare(a) = cli.cmd else { panic!("not prepare") };
+        let o = a.options();
+        assert_eq!(o.text.len(), 2);
+        assert_eq!((o.vocab_size, o.val_fraction, o.doc_bytes, o.seed), (2048, 0.1, 4096, 0));
+        assert_eq!(o.jsonl_field, "text");
+        let cli =
+            TestCli::try_parse_from(["t", "prepare", "--text", "a", "--out", "d", "--tokenizer", "byte"])
+                .unwrap();
+        let CorpusCommand::Prepare(a) = cli.cmd else { panic!("not prepare") };
+        assert_eq!(a.options().vocab_size, 257);
+        assert!(TestCli::try_parse_from(["t", "prepare", "--out", "d"]).is_err());
+        assert!(TestCli::try_parse_from([
+            "t",
+            "prepare",
+            "--text",
+            "a",
+            "--out",
+            "d",
+            "--tokenizer",
+            "wordpiece"
+        ])
+        .is_err());
+        let help = TestCli::command().render_long_help().to_string();
+        assert!(help.contains("prepare") && help.contains("info") && help.contains("get"));
+    }
 }
