@@ -113,6 +113,7 @@ pub fn run(a: &BenchArgs) -> Result<ExitCode> {
             n_embd: c,
             tie_embeddings: true,
             bias: true,
+            init: Default::default(),
         };
         cfg.validate().map_err(|e| input_err(format!("--shape {s}: {e}")))?;
         for &threads in &a.threads {

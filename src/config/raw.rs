@@ -77,6 +77,14 @@ pub struct RawModel {
     pub tie_embeddings: bool,
     /// Biases in Linear and LayerNorm.
     pub bias: bool,
+    /// Weight initialisation: "gpt2" (σ = 0.02) or "fan_in" (σ = 1/√n_embd); see
+    /// [`crate::model::InitScheme`].
+    #[serde(skip_serializing_if = "is_gpt2")]
+    pub init: String,
+}
+
+fn is_gpt2(s: &str) -> bool {
+    s == "gpt2"
 }
 
 impl Default for RawModel {
@@ -89,6 +97,7 @@ impl Default for RawModel {
             block_size: 64,
             tie_embeddings: true,
             bias: true,
+            init: "gpt2".into(),
         }
     }
 }

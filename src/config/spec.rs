@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use super::raw::RawConfig;
 use crate::error::input_err;
 use crate::input_bail;
-use crate::model::GptConfig;
+use crate::model::{GptConfig, InitScheme};
 
 /// A config file read from disk, with `--set` overrides applied.
 #[derive(Debug, Clone)]
@@ -322,6 +322,13 @@ pub fn resolve_run(raw: &RawConfig, path: &Path, corpus: &CorpusMeta) -> Result<
         n_embd,
         tie_embeddings: m.tie_embeddings,
         bias: m.bias,
+        init: InitScheme::parse(&m.init).ok_or_else(|| {
+            input_err(format!(
+                "{f}: [model] init = \"{}\" is not a known initialisation; fix: use {}",
+                m.init,
+                InitScheme::NAMES
+            ))
+        })?,
     };
     model.validate().map_err(|e| input_err(format!("{f}: [model] {e}")))?;
     let batch_size = pos("train", "batch_size", t.batch_size)?;

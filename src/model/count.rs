@@ -54,7 +54,7 @@ pub fn params_per_block(cfg: &GptConfig) -> u64 {
 /// use scalinglab::model::{config::GptConfig, count::params_total};
 /// // GPT-2 small: V=50257, T=1024, L=12, C=768, tied, biases → 124,439,808 (the HF count).
 /// let cfg = GptConfig { vocab_size: 50257, block_size: 1024, n_layer: 12, n_head: 12,
-///                       n_embd: 768, tie_embeddings: true, bias: true };
+///                       n_embd: 768, tie_embeddings: true, bias: true, init: Default::default() };
 /// assert_eq!(params_total(&cfg), 124_439_808);
 /// ```
 pub fn params_total(cfg: &GptConfig) -> u64 {
@@ -104,6 +104,7 @@ mod tests {
             n_embd: 2,
             tie_embeddings: true,
             bias: true,
+            init: Default::default(),
         };
         assert_eq!(flops_per_token_forward(&cfg), 168.0);
         assert_eq!(flops_per_token_exact(&cfg), 504.0);
@@ -120,6 +121,7 @@ mod tests {
             n_embd: 2,
             tie_embeddings: true,
             bias: true,
+            init: Default::default(),
         };
         assert_eq!(params_per_block(&cfg), 74);
         // + wte 20 + wpe 8 + ln_f 4 = 106; untied adds 20.

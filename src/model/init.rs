@@ -4,9 +4,10 @@
 //! `HashMap`, so we draw every value from a ChaCha8 stream seeded by the run's seed, visiting
 //! tensors in sorted name order. Same seed ⇒ bit-identical weights on every machine.
 //!
-//! GPT-2 / nanoGPT (`GPT._init_weights`): every weight matrix and embedding ~ N(0, 0.02),
-//! the residual projections (`attn.c_proj`, `mlp.c_proj`) ~ N(0, 0.02/√(2·n_layer)) (GPT-2
-//! paper §2.3), biases 0, LayerNorm weight 1 and bias 0.
+//! GPT-2 / nanoGPT (`GPT._init_weights`): every weight matrix and embedding ~ N(0, σ²), the
+//! residual projections (`attn.c_proj`, `mlp.c_proj`) ~ N(0, σ²/(2·n_layer)) (GPT-2 paper
+//! §2.3), biases 0, LayerNorm weight 1 and bias 0; σ = 0.02 (GPT-2) or 1/√n_embd
+//! (`[model] init = "fan_in"`, [`InitScheme`](super::config::InitScheme)).
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -42,8 +43,8 @@ pub struct ParamSpec {
 /// Every parameter's spec, as the typed struct: the GPT-2 initialisation table.
 pub fn specs(cfg: &GptConfig) -> ParameterTensors<ParamSpec> {
     let (v, c) = (cfg.vocab_size, cfg.n_embd);
-    let std = 0.02;
-    let proj_std = 0.02 / (2.0 * cfg.n_layer as f64).sqrt();
+    let std = cfg.init.base_std(c);
+    let proj_std = std / (2.0 * cfg.n_layer as f64).sqrt();
     let norm = || ((vec![c], Init::Ones, false), cfg.bias.then(|| (vec![c], Init::Zeros, false)));
     let linear = |out: usize, inp: usize, s: f64| {
         ((vec![out, inp], Init::Normal(s), true), cfg.bias.then(|| (vec![out], Init::Zeros, false)))
@@ -112,6 +113,7 @@ mod tests {
                     n_embd: c,
                     tie_embeddings: tie,
                     bias,
+                    init: Default::default(),
                 };
                 let n: usize = param_specs(&cfg).iter().map(|s| s.shape.iter().product::<usize>()).sum();
                 assert_eq!(n as u64, count::params_total(&cfg), "{cfg:?}");
@@ -182,5 +184,48 @@ mod tests {
         let v = &init_values(&specs, 1)[specs.iter().position(|s| s.name == "wte.weight").unwrap()];
         let var = v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>() / v.len() as f64;
         assert!((var.sqrt() - 0.02).abs() < 0.002, "std {}", var.sqrt());
+    }
+
+    /// `init = "fan_in"`: σ = 1/√n_embd for every matrix and embedding, σ/√(2·n_layer) for the
+    /// two residual projections; biases and LayerNorms as GPT-2. The default stays GPT-2's 0.02.
+    #[test]
+    fn fan_in_init_scales_with_width() {
+        use crate::model::InitScheme;
+        for (c, l) in [(16, 2), (64, 3)] {
+            let cfg = GptConfig { n_embd: c, n_layer: l, init: InitScheme::FanIn, ..GptConfig::tiny() };
+            let (sigma, gpt2) = (1.0 / (c as f64).sqrt(), GptConfig { n_embd: c, n_layer: l, ..GptConfig::tiny() });
+            for (s, g) in param_specs(&cfg).iter().zip(param_specs(&gpt2)) {
+                let proj = s.name.ends_with("c_proj.weight");
+                match (s.init, g.init) {
+                    (Init::Normal(a), Init::Normal(b)) => {
+                        let want = if proj { sigma / (2.0 * l as f64).sqrt() } else { sigma };
+                        assert!((a - want).abs() < 1e-15, "{}: {a} vs {want}", s.name);
+                        let want_gpt2 = if proj { 0.02 / (2.0 * l as f64).sqrt() } else { 0.02 };
+                        assert!((b - want_gpt2).abs() < 1e-15, "{}: {b}", s.name);
+                    }
+                    (a, b) => assert_eq!(a, b, "{}", s.name),
+                }
+            }
+            let specs = param_specs(&cfg);
+            let v = &init_values(&specs, 3)[specs.iter().position(|s| s.name == "h.0.mlp.c_fc.weight").unwrap()];
+            let sd = (v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>() / v.len() as f64).sqrt();
+            assert!((sd / sigma - 1.0).abs() < 0.1, "sample sd {sd} vs {sigma}");
+        }
+    }
+
+    /// A spec leaves the GPT-2 default out (so run ids made before `init` existed stay), and
+    /// records `fan_in`; the names parse back.
+    #[test]
+    fn init_scheme_in_the_spec_only_when_not_gpt2() {
+        use crate::model::InitScheme;
+        let plain = serde_json::to_string(&GptConfig::tiny()).unwrap();
+        assert!(!plain.contains("init"), "{plain}");
+        let fan = serde_json::to_string(&GptConfig { init: InitScheme::FanIn, ..GptConfig::tiny() }).unwrap();
+        assert!(fan.contains("\"init\":\"fan_in\""), "{fan}");
+        let back: GptConfig = serde_json::from_str(&plain).unwrap();
+        assert_eq!(back.init, InitScheme::Gpt2);
+        assert_eq!(InitScheme::parse("fan_in"), Some(InitScheme::FanIn));
+        assert_eq!(InitScheme::parse("gpt2"), Some(InitScheme::Gpt2));
+        assert_eq!(InitScheme::parse("xavier"), None);
     }
 }

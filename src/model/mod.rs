@@ -13,5 +13,5 @@ pub mod init;
 pub mod ops;
 pub mod params;
 
-pub use config::GptConfig;
+pub use config::{GptConfig, InitScheme};
 pub use gpt::Gpt;

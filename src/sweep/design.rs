@@ -52,6 +52,7 @@ fn shape_cfg(r: &DesignRequest, c: usize) -> GptConfig {
         n_embd: c,
         tie_embeddings: true,
         bias: true,
+        init: Default::default(),
     }
 }
 
