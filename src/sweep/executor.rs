@@ -19,8 +19,9 @@ use anyhow::{Context, Result};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::branch::parent_of;
-use super::grid::GridRun;
-use super::runner::{progress_path, INTERRUPTED};
+use super::cell::GridRun;
+use super::runner::INTERRUPTED;
+use super::store::progress_path;
 use crate::model::count;
 use crate::results::{write_json_atomic, ResultsDir, RunResult, RunStatus, SCHEMA_VERSION};
 
