@@ -86,7 +86,7 @@ pub fn run(a: &SweepArgs) -> Result<ExitCode> {
         Tuned::Done(t) => t,
         Tuned::Stop(code) => return Ok(code),
     };
-    let runs = expand_tuned(&cfg, tuning.as_ref())?;
+    let runs = expand_tuned(&cfg, tuning.as_deref())?;
     check_all(&runs, &store, jobs, threads, gpu, a.force)?;
     eprintln!(
         "sweep {}: {} runs in {} ({} at a time, {} thread(s) each)",
@@ -124,7 +124,7 @@ pub fn run(a: &SweepArgs) -> Result<ExitCode> {
 /// How the `[tune]` phase ended.
 enum Tuned {
     /// Finished (None: the config has no `[tune]`): the main grid goes on.
-    Done(Option<Tuning>),
+    Done(Option<Box<Tuning>>),
     /// The main grid cannot start (interrupted, or tuning runs still training elsewhere).
     Stop(ExitCode),
 }
@@ -168,5 +168,5 @@ fn run_tuning(a: &SweepArgs, cfg: &LoadedConfig, o: &SweepOptions, gpu: bool) ->
     for w in &c.warnings {
         eprintln!("warning: {w}");
     }
-    Ok(Tuned::Done(Some(Tuning { spec, runs, store, choice: Some(c) })))
+    Ok(Tuned::Done(Some(Box::new(Tuning { spec, runs, store, choice: Some(c) }))))
 }

@@ -36,6 +36,10 @@ pub fn corpus_spec(raw: &RawConfig, path: &Path) -> Result<CorpusSpec> {
     }
 }
 
+/// A token budget D as a function of the resolved model (a grid's `tokens_per_param` and
+/// `flops` axes).
+pub type TokensOf = dyn Fn(&GptConfig) -> f64;
+
 /// Resolves and validates one run from a typed config and its corpus metadata.
 pub fn resolve_run(raw: &RawConfig, path: &Path, corpus: &CorpusMeta) -> Result<RunSpec> {
     resolve(raw, path, corpus, None)
@@ -49,7 +53,7 @@ pub fn resolve_sized(
     raw: &RawConfig,
     path: &Path,
     corpus: &CorpusMeta,
-    tokens_of: &dyn Fn(&GptConfig) -> f64,
+    tokens_of: &TokensOf,
 ) -> Result<RunSpec> {
     resolve(raw, path, corpus, Some(tokens_of))
 }
@@ -68,7 +72,7 @@ fn resolve(
     raw: &RawConfig,
     path: &Path,
     corpus: &CorpusMeta,
-    tokens_of: Option<&dyn Fn(&GptConfig) -> f64>,
+    tokens_of: Option<&TokensOf>,
 ) -> Result<RunSpec> {
     let f = path.display().to_string();
     let t = &raw.train;
@@ -306,7 +310,7 @@ mod tests {
     fn sized_budget_matches_resolving_twice() {
         let (_d, p) = write("name = \"a\"\n[train]\nbatch_size = 4\n");
         let c = load_config(&p, &[]).unwrap();
-        let twice = |raw: &RawConfig, d_of: &dyn Fn(&GptConfig) -> f64| -> Result<RunSpec> {
+        let twice = |raw: &RawConfig, d_of: &TokensOf| -> Result<RunSpec> {
             let probe = resolve_run(raw, &p, &meta()).or_else(|_| {
                 let mut r = raw.clone();
                 r.train.tokens = 1e12;
@@ -316,7 +320,8 @@ mod tests {
             r.train.tokens = d_of(&probe.model);
             resolve_run(&r, &p, &meta())
         };
-        let mutations: [(&str, fn(&mut RawConfig)); 9] = [
+        type Mutation = (&'static str, fn(&mut RawConfig));
+        let mutations: [Mutation; 9] = [
             ("valid", |_| {}),
             ("tokens", |r| r.train.tokens = 1.0),
             ("nan tokens", |r| r.train.tokens = f64::NAN),
@@ -327,7 +332,7 @@ mod tests {
             ("huge batch", |r| r.train.batch_size = 1 << 40),
             ("huge batch and lr", |r| (r.train.batch_size, r.train.learning_rate) = (1 << 40, -1.0)),
         ];
-        let sizes: [(&str, &dyn Fn(&GptConfig) -> f64); 3] = [
+        let sizes: [(&str, &TokensOf); 3] = [
             ("ratio", &|m| 20.0 * crate::model::count::params_total(m) as f64),
             ("tiny", &|_| 3.0),
             ("flops", &|m| 1e12 / (6.0 * crate::model::count::params_total(m) as f64)),

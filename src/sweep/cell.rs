@@ -16,10 +16,9 @@ use anyhow::Result;
 use super::axes::Shape;
 use crate::config::load::{key_path, set_key, typed};
 use crate::config::raw::RawConfig;
-use crate::config::resolve::{corpus_spec, resolve_run, resolve_sized};
+use crate::config::resolve::{corpus_spec, resolve_run, resolve_sized, TokensOf};
 use crate::config::spec::CorpusMeta;
 use crate::config::{LoadedConfig, RunSpec};
-use crate::model::GptConfig;
 
 /// One expanded run.
 #[derive(Debug, Clone)]
@@ -160,7 +159,7 @@ impl<'a> Cells<'a> {
 
     /// Resolves a cell's config once: D is its `train.tokens`, or sized from the model by
     /// `tokens_of` (`config::resolve::resolve_sized`).
-    pub fn resolve(&self, raw: &RawConfig, tokens_of: Option<&dyn Fn(&GptConfig) -> f64>) -> Result<RunSpec> {
+    pub fn resolve(&self, raw: &RawConfig, tokens_of: Option<&TokensOf>) -> Result<RunSpec> {
         match tokens_of {
             None => resolve_run(raw, &self.cfg.path, &self.meta),
             Some(d) => resolve_sized(raw, &self.cfg.path, &self.meta, d),

@@ -23,6 +23,7 @@ use anyhow::Result;
 use super::axes::{cartesian, describe, labels, list_of, positives, shapes_of, Combo, Shape};
 use super::cell::{Cells, GridRun, Layer, Origin};
 use super::tune::{TuneSpec, Tuned, Tuning};
+use crate::config::resolve::TokensOf;
 use crate::config::{LoadedConfig, RunSpec};
 use crate::error::input_err;
 use crate::input_bail;
@@ -58,7 +59,7 @@ impl Budget {
     }
 
     /// D from the model, for the axes that size it by N (None: D is `train.tokens`).
-    fn sizer(self, nonembedding: bool) -> Option<Box<dyn Fn(&GptConfig) -> f64>> {
+    fn sizer(self, nonembedding: bool) -> Option<Box<TokensOf>> {
         let n = move |m: &GptConfig| {
             if nonembedding {
                 count::params_nonembedding(m)
@@ -193,11 +194,14 @@ impl GridSpec {
     }
 }
 
+/// A grid's token-axis cells, and the range of `tokens` an IsoFLOP cell must fall in.
+type TokenAxes = (Vec<Budget>, Option<(f64, f64)>);
+
 /// The token-axis cells in the order given (`tokens` first), and with both `tokens` and
 /// `flops` the range of `tokens`: an IsoFLOP cell is kept only where its D = C/(6·N) lies
 /// inside it, where it is a WSD branch of its shape's longest run (a cooldown's cost), and no
 /// cell trains longer, or on fewer steps, than the tokens grid does.
-fn budgets(f: &str, grid: &toml::Table) -> Result<(Vec<Budget>, Option<(f64, f64)>)> {
+fn budgets(f: &str, grid: &toml::Table) -> Result<TokenAxes> {
     let keys: Vec<&str> = TOKEN_AXES.iter().copied().filter(|k| grid.contains_key(*k)).collect();
     // `tokens` + `flops` together is the one allowed pair: IsoFLOP branches of a tokens grid.
     if keys.len() > 1 && keys != ["tokens", "flops"] {
@@ -276,10 +280,12 @@ impl Expansion {
             Err(e) if g.skip_invalid && crate::error::is_input_error(&e) => {
                 self.skipped.push(format!("{} ({e:#})", describe(&axes)));
             }
-            Err(e) => return Err(e.context(input_err(format!(
+            Err(e) => {
+                return Err(e.context(input_err(format!(
                 "grid run {} is impossible; fix: change the axis values or set skip_invalid = true in [grid]",
                 describe(&axes)
-            )))),
+            ))))
+            }
         }
         Ok(())
     }
