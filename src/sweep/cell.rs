@@ -166,3 +166,36 @@ impl<'a> Cells<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Layers apply in order, as when each was set in the table: a named key over a shape's
+    /// field wins, a typed layer after a named key wins, and a key through a shape's field
+    /// meets the integer it met there.
+    #[test]
+    fn layers_apply_in_order() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let p = d.path().join("c.toml");
+        std::fs::write(&p, "name = \"c\"\n[model]\nhead_dim = 16\n[train]\nbatch_size = 8\n").expect("write");
+        let cfg = crate::config::load_config(&p, &[]).expect("config");
+        let mut cells = Cells::new(&cfg).expect("cells");
+        let shape = Shape { n_embd: 64, n_layer: 2, n_head: Some(4) };
+        let combo = vec![
+            ("n_head".to_string(), toml::Value::Integer(2)),
+            ("train.learning_rate".to_string(), toml::Value::Float(1e-3)),
+        ];
+        let axis = Origin::Axis("[grid]");
+        let raw = cells
+            .config(&[Layer::Shape(&shape), Layer::Keys(&combo, axis), Layer::Tokens(1e4)])
+            .expect("cell");
+        assert_eq!((raw.model.n_embd, raw.model.n_layer, raw.model.n_head), (64, 2, 2));
+        assert_eq!((raw.train.tokens, raw.train.learning_rate), (1e4, 1e-3));
+        let raw = cells.config(&[Layer::Keys(&combo, axis), Layer::PeakLr(5e-3)]).expect("cell");
+        assert_eq!((raw.train.learning_rate, raw.train.lr_rule.as_str()), (5e-3, "none"));
+        let through = vec![("model.n_embd.x".to_string(), toml::Value::Integer(1))];
+        let e = cells.config(&[Layer::Shape(&shape), Layer::Keys(&through, axis)]).expect_err("not a table");
+        assert!(e.to_string().ends_with("[grid] model.n_embd.x: `n_embd` is not a table"), "{e}");
+    }
+}
