@@ -1,17 +1,21 @@
 //! `scalinglab plan CONFIG`: the runs a config expands to, their sizes, FLOPs and estimated
 //! time; `--slurm` prints an sbatch job-array script instead.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 
-use crate::config::load_config;
-use crate::sweep::grid::expand_with;
-use crate::sweep::plan::{rows, slurm_script, warnings, PlanRow, SlurmOptions};
-use crate::sweep::runner::store_of;
-use crate::sweep::tune;
+use crate::config::{load_config, LoadedConfig};
+use crate::results::ResultsDir;
+use crate::sweep::cell::GridRun;
+use crate::sweep::grid::expand_sweep;
+use crate::sweep::plan::{rows, slurm_script, throughputs, warnings, PlanRow, SlurmOptions};
+use crate::sweep::preflight::{duration, MAX_SECONDS};
+use crate::sweep::store::{store_of, tune_store};
+use crate::sweep::tune::{self, TuneChoice, TuneSpec};
 
 /// Output format.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -150,208 +154,279 @@ fn print_rows(rows: &[PlanRow]) {
     }
 }
 
+/// Tokens/s per shape ([`crate::sweep::plan::speed_key`]), and how many shapes came from
+/// finished runs and from timed steps.
+type Speeds = (BTreeMap<String, f64>, usize, usize);
+
+/// Everything `plan` prints, in either format.
+struct Shown<'a> {
+    a: &'a PlanArgs,
+    cfg: &'a LoadedConfig,
+    store: &'a ResultsDir,
+    runs: &'a [GridRun],
+    rows: Vec<PlanRow>,
+    trows: Vec<PlanRow>,
+    tune: Option<&'a TuneSpec>,
+    choice: Option<&'a TuneChoice>,
+    speed: Option<Speeds>,
+    warns: Vec<String>,
+    sim: Option<(Vec<String>, Vec<String>)>,
+    totals: Totals,
+}
+
+/// FLOPs, pending time, ETA and the size of the kept models.
+struct Totals {
+    flops: f64,
+    tune_flops: f64,
+    tune_secs: Option<f64>,
+    pending_secs: Option<f64>,
+    eta: Option<f64>,
+    keep: bool,
+    model_bytes: f64,
+}
+
 /// Runs `plan`.
 pub fn run(a: &PlanArgs) -> Result<ExitCode> {
     let cfg = load_config(&a.config, &a.set)?;
-    let (runs, tuned) = expand_with(&cfg, true)?;
+    let (tuning, runs) = expand_sweep(&cfg, true)?;
     let store = store_of(&cfg);
     let meta = crate::corpus::meta(&runs[0].spec.corpus)?;
-    let tune_spec = tune::parse(&cfg)?;
-    let (truns, tstore) = match &tune_spec {
-        Some(_) => (tune::expand_tune(&cfg)?, tune::tune_store(&cfg)),
-        None => (Vec::new(), tune::tune_store(&cfg)),
+    let (no_runs, no_store) = (Vec::new(), tune_store(&cfg));
+    let (truns, tstore) = match &tuning {
+        Some(t) => (&t.runs, &t.store),
+        None => (&no_runs, &no_store),
     };
-    let choice = match &tune_spec {
-        Some(t) if tuned => tune::load_choice(&cfg, t)?,
-        _ => None,
-    };
-    if let Some(c) = &choice {
+    let choice = tuning.as_ref().and_then(|t| t.choice.as_ref());
+    if let Some(c) = choice {
         tune::write_choice(&cfg, c)?;
     }
-    let tune_pending = tune_spec.is_some() && choice.is_none();
+    let tune_pending = tuning.is_some() && choice.is_none();
     if a.slurm {
-        let (script_runs, script_store) = if tune_pending { (&truns, &tstore) } else { (&runs, &store) };
-        let pending: Vec<usize> = script_runs
-            .iter()
-            .filter(|r| !script_store.run_path(&r.spec.id()).exists())
-            .map(|r| r.index)
-            .collect();
-        if pending.is_empty() {
-            eprintln!("all {} runs are done; the script would have nothing to do", script_runs.len());
-            return Ok(ExitCode::SUCCESS);
-        }
-        if tune_pending {
-            eprintln!(
-                "[tune] has not finished: this script runs the {} pending tuning run(s); run `scalinglab plan {} --slurm` \
-                 again afterwards for the main grid",
-                pending.len(),
-                a.config.display()
-            );
-        }
-        let exe = std::env::current_exe()?.display().to_string();
-        let wd = std::env::current_dir()?.display().to_string();
-        let logs = script_store.root.join("logs");
-        std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
-        let o = SlurmOptions {
-            partition: a.partition.clone(),
-            time: a.time.clone(),
-            cpus_per_task: a.cpus_per_task,
-            gpus: a.gpus,
-            max_parallel: a.max_parallel,
-            mem: a.mem.clone(),
-        };
-        let cfg_path = a.config.display().to_string();
-        print!(
-            "{}",
-            slurm_script(
-                &cfg.raw.name,
-                &exe,
-                &wd,
-                &cfg_path,
-                &a.set,
-                &logs.display().to_string(),
-                &pending,
-                &o,
-                tune_pending
-            )
-        );
-        return Ok(ExitCode::SUCCESS);
+        let (script_runs, script_store) = if tune_pending { (truns, tstore) } else { (&runs, &store) };
+        return print_slurm(a, &cfg, script_runs, script_store, tune_pending);
     }
-    // Throughput per shape (issue #24: one FLOP rate for every size put the quick sweep's ETA
-    // off by 8×): the finished runs of that shape, else a few timed steps of it (1 thread).
-    let speed = if a.no_measure {
-        None
-    } else {
-        std::env::set_var("RAYON_NUM_THREADS", "1");
-        let all: Vec<&crate::sweep::grid::GridRun> = runs.iter().chain(truns.iter()).collect();
-        let (m, from_runs, timed) = crate::sweep::plan::throughputs(&all, &[&store, &tstore], |s| {
-            super::bench::steady_tokens_per_second(&s.model, s.batch_size).ok()
-        });
-        Some((m, from_runs, timed))
-    };
+    let speed = (!a.no_measure).then(|| measure(&runs, truns, &store, tstore));
     let rate = speed.as_ref().map(|(m, _, _)| m);
-    let trows = rows(&truns, &tstore, meta.train_tokens, rate);
+    let trows = rows(truns, tstore, meta.train_tokens, rate);
     let rows = rows(&runs, &store, meta.train_tokens, rate);
     let mut warns = warnings(&runs, &rows);
-    if let Some(c) = &choice {
+    if let Some(c) = choice {
         warns.extend(c.warnings.iter().cloned());
     }
     let sim = simulation(a, &rows)?;
     if let Some((_, w)) = &sim {
         warns.extend(w.iter().cloned());
     }
-    let total_flops: f64 = rows.iter().map(|r| r.flops_6nd).sum();
-    let tune_flops: f64 = trows.iter().map(|r| r.flops_6nd).sum();
+    let totals = totals(a, &cfg, &rows, &trows, rate.is_some(), &mut warns);
+    let tune = tuning.as_ref().map(|t| &t.spec);
+    let shown = Shown {
+        a,
+        cfg: &cfg,
+        store: &store,
+        runs: &runs,
+        rows,
+        trows,
+        tune,
+        choice,
+        speed,
+        warns,
+        sim,
+        totals,
+    };
+    match a.format {
+        Format::Json => print_json(&shown)?,
+        Format::Table => print_table(&shown),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--slurm`: the sbatch script over the pending runs of the phase that is next.
+fn print_slurm(
+    a: &PlanArgs,
+    cfg: &LoadedConfig,
+    runs: &[GridRun],
+    store: &ResultsDir,
+    tune_pending: bool,
+) -> Result<ExitCode> {
+    let pending: Vec<usize> =
+        runs.iter().filter(|r| !store.run_path(&r.spec.id()).exists()).map(|r| r.index).collect();
+    if pending.is_empty() {
+        eprintln!("all {} runs are done; the script would have nothing to do", runs.len());
+        return Ok(ExitCode::SUCCESS);
+    }
+    if tune_pending {
+        eprintln!(
+            "[tune] has not finished: this script runs the {} pending tuning run(s); run `scalinglab plan {} --slurm` \
+             again afterwards for the main grid",
+            pending.len(),
+            a.config.display()
+        );
+    }
+    let exe = std::env::current_exe()?.display().to_string();
+    let wd = std::env::current_dir()?.display().to_string();
+    let logs = store.root.join("logs");
+    std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
+    let o = SlurmOptions {
+        partition: a.partition.clone(),
+        time: a.time.clone(),
+        cpus_per_task: a.cpus_per_task,
+        gpus: a.gpus,
+        max_parallel: a.max_parallel,
+        mem: a.mem.clone(),
+    };
+    let cfg_path = a.config.display().to_string();
+    let logs = logs.display().to_string();
+    print!(
+        "{}",
+        slurm_script(&cfg.raw.name, &exe, &wd, &cfg_path, &a.set, &logs, &pending, &o, tune_pending)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Throughput per shape (issue #24: one FLOP rate for every size put the quick sweep's ETA
+/// off by 8×): the finished runs of that shape, else a few timed steps of it (1 thread).
+fn measure(runs: &[GridRun], truns: &[GridRun], store: &ResultsDir, tstore: &ResultsDir) -> Speeds {
+    std::env::set_var("RAYON_NUM_THREADS", "1");
+    let all: Vec<&GridRun> = runs.iter().chain(truns.iter()).collect();
+    throughputs(&all, &[store, tstore], |s| {
+        super::bench::steady_tokens_per_second(&s.model, s.batch_size).ok()
+    })
+}
+
+/// The totals; warns when the ETA is over a week.
+fn totals(
+    a: &PlanArgs,
+    cfg: &LoadedConfig,
+    rows: &[PlanRow],
+    trows: &[PlanRow],
+    timed: bool,
+    warns: &mut Vec<String>,
+) -> Totals {
     let pending = |rs: &[PlanRow]| -> f64 {
         rs.iter().filter(|r| !r.state.starts_with("done")).filter_map(|r| r.est_seconds).sum()
     };
-    let tune_secs = rate.map(|_| pending(&trows));
-    let pending_secs: Option<f64> = rate.map(|_| pending(&rows) + pending(&trows));
+    let tune_secs = timed.then(|| pending(trows));
+    let pending_secs: Option<f64> = timed.then(|| pending(rows) + pending(trows));
     let eta = pending_secs.map(|s| s / a.jobs.max(1) as f64);
-    if let Some(e) = eta.filter(|e| *e > crate::sweep::preflight::MAX_SECONDS) {
+    if let Some(e) = eta.filter(|e| *e > MAX_SECONDS) {
         warns.push(format!(
             "the ETA, {} with {} job(s), is over a week on this machine: check tokens, sizes and the grid \
              (`sweep` refuses single runs over a week unless --force)",
-            crate::sweep::preflight::duration(e),
+            duration(e),
             a.jobs
         ));
     }
     // Issue #17: every finished run keeps its weights (f32) unless train.keep_model = "none".
     let keep = cfg.raw.train.keep_model == crate::config::raw::KeepModel::Final;
     let model_bytes: f64 = if keep {
-        rows.iter().chain(&trows).map(|r| crate::model::file::approx_bytes(r.params_total)).sum()
+        rows.iter().chain(trows).map(|r| crate::model::file::approx_bytes(r.params_total)).sum()
     } else {
         0.0
     };
-    match a.format {
-        Format::Json => {
-            let j = serde_json::json!({
-                "name": cfg.raw.name, "runs": rows, "warnings": warns,
-                "simulation": sim.as_ref().map(|(lines, _)| lines),
-                "tune": tune_spec.as_ref().map(|_| serde_json::json!({
-                    "runs": trows, "flops_6nd": tune_flops, "pending_cpu_seconds": tune_secs,
-                    "finished": choice.is_some(), "choice": choice,
-                })),
-                "totals": {"runs": rows.len(), "flops_6nd": total_flops,
-                    "flops_exact": rows.iter().map(|r| r.flops_exact).sum::<f64>(),
-                    "flops_saved_wsd": crate::sweep::branch::flops_saved(&runs),
-                    "tune_runs": trows.len(), "tune_flops_6nd": tune_flops,
-                    "tokens_per_second_by_shape": rate, "pending_cpu_seconds": pending_secs,
-                    "eta_seconds": eta, "jobs": a.jobs, "model_bytes": model_bytes},
-            });
-            println!("{}", serde_json::to_string_pretty(&j)?);
+    Totals {
+        flops: rows.iter().map(|r| r.flops_6nd).sum(),
+        tune_flops: trows.iter().map(|r| r.flops_6nd).sum(),
+        tune_secs,
+        pending_secs,
+        eta,
+        keep,
+        model_bytes,
+    }
+}
+
+/// `--format json`: one object.
+fn print_json(s: &Shown) -> Result<()> {
+    let (t, rate) = (&s.totals, s.speed.as_ref().map(|(m, _, _)| m));
+    let j = serde_json::json!({
+        "name": s.cfg.raw.name, "runs": s.rows, "warnings": s.warns,
+        "simulation": s.sim.as_ref().map(|(lines, _)| lines),
+        "tune": s.tune.map(|_| serde_json::json!({
+            "runs": s.trows, "flops_6nd": t.tune_flops, "pending_cpu_seconds": t.tune_secs,
+            "finished": s.choice.is_some(), "choice": s.choice,
+        })),
+        "totals": {"runs": s.rows.len(), "flops_6nd": t.flops,
+            "flops_exact": s.rows.iter().map(|r| r.flops_exact).sum::<f64>(),
+            "flops_saved_wsd": crate::sweep::branch::flops_saved(s.runs),
+            "tune_runs": s.trows.len(), "tune_flops_6nd": t.tune_flops,
+            "tokens_per_second_by_shape": rate, "pending_cpu_seconds": t.pending_secs,
+            "eta_seconds": t.eta, "jobs": s.a.jobs, "model_bytes": t.model_bytes},
+    });
+    println!("{}", serde_json::to_string_pretty(&j)?);
+    Ok(())
+}
+
+/// The table: the tuning runs and their choice, the main grid, totals, warnings.
+fn print_table(s: &Shown) {
+    let t = &s.totals;
+    if let Some(spec) = s.tune {
+        print_tune(s, spec);
+    }
+    print_rows(&s.rows);
+    println!(
+        "total: {} runs, {:.3e} FLOPs (6ND){}{}",
+        s.rows.len(),
+        t.flops,
+        if s.trows.is_empty() {
+            String::new()
+        } else {
+            format!(" + {} tuning runs, {:.3e} FLOPs", s.trows.len(), t.tune_flops)
+        },
+        match (&s.speed, t.eta) {
+            (Some((_, from_runs, timed)), Some(e)) => format!(
+                ", ETA {} with {} job(s) (tokens/s per shape: {from_runs} from finished runs, {timed} from \
+                 timed steps (median) at this machine's current load)",
+                hms(e),
+                s.a.jobs
+            ),
+            _ => String::new(),
         }
-        Format::Table => {
-            if let Some(t) = &tune_spec {
-                println!(
-                    "[tune]: {} runs at {} tokens, {:.3e} FLOPs (6ND){}; the main grid uses {}",
-                    trows.len(),
-                    human(t.tokens),
-                    tune_flops,
-                    tune_secs
-                        .map(|s| format!(", {} of one process still to run", hms(s)))
-                        .unwrap_or_default(),
-                    match t.apply {
-                        tune::Apply::Best =>
-                            "each tuned size's best learning rate (the fitted rule for the others)",
-                        tune::Apply::Rule => "the fitted learning-rate rule at every size",
-                    }
-                );
-                print_rows(&trows);
-                match &choice {
-                    Some(c) => {
-                        for line in c.summary() {
-                            println!("  {line}");
-                        }
-                    }
-                    None => println!(
-                        "main grid: learning rates below are provisional ([train] values) until [tune] finishes"
-                    ),
-                }
-                println!();
-            }
-            print_rows(&rows);
-            println!(
-                "total: {} runs, {:.3e} FLOPs (6ND){}{}",
-                rows.len(),
-                total_flops,
-                if trows.is_empty() {
-                    String::new()
-                } else {
-                    format!(" + {} tuning runs, {tune_flops:.3e} FLOPs", trows.len())
-                },
-                match (&speed, eta) {
-                    (Some((_, from_runs, timed)), Some(e)) => format!(
-                        ", ETA {} with {} job(s) (tokens/s per shape: {from_runs} from finished runs, {timed} from \
-                         timed steps (median) at this machine's current load)",
-                        hms(e),
-                        a.jobs
-                    ),
-                    _ => String::new(),
-                }
-            );
-            println!(
-                "{}",
-                if keep {
-                    format!(
-                        "models: every finished run keeps its weights, about {:.1} MB in all ({}/models/, \
-                         git-ignored; train.keep_model = \"none\" keeps none)",
-                        model_bytes / 1e6,
-                        store.root.display()
-                    )
-                } else {
-                    "models: none kept (train.keep_model = \"none\")".to_string()
-                }
-            );
-            if let Some((lines, _)) = &sim {
-                for l in lines {
-                    println!("{l}");
-                }
-            }
-            for w in &warns {
-                println!("warning: {w}");
-            }
+    );
+    println!(
+        "{}",
+        if t.keep {
+            format!(
+                "models: every finished run keeps its weights, about {:.1} MB in all ({}/models/, \
+                 git-ignored; train.keep_model = \"none\" keeps none)",
+                t.model_bytes / 1e6,
+                s.store.root.display()
+            )
+        } else {
+            "models: none kept (train.keep_model = \"none\")".to_string()
+        }
+    );
+    if let Some((lines, _)) = &s.sim {
+        for l in lines {
+            println!("{l}");
         }
     }
-    Ok(ExitCode::SUCCESS)
+    for w in &s.warns {
+        println!("warning: {w}");
+    }
+}
+
+/// The `[tune]` part of the table.
+fn print_tune(s: &Shown, spec: &TuneSpec) {
+    println!(
+        "[tune]: {} runs at {} tokens, {:.3e} FLOPs (6ND){}; the main grid uses {}",
+        s.trows.len(),
+        human(spec.tokens),
+        s.totals.tune_flops,
+        s.totals.tune_secs.map(|x| format!(", {} of one process still to run", hms(x))).unwrap_or_default(),
+        match spec.apply {
+            tune::Apply::Best => "each tuned size's best learning rate (the fitted rule for the others)",
+            tune::Apply::Rule => "the fitted learning-rate rule at every size",
+        }
+    );
+    print_rows(&s.trows);
+    match s.choice {
+        Some(c) => {
+            for line in c.summary() {
+                println!("  {line}");
+            }
+        }
+        None => {
+            println!("main grid: learning rates below are provisional ([train] values) until [tune] finishes")
+        }
+    }
+    println!();
 }

@@ -12,8 +12,9 @@ use crate::config::load_config;
 use crate::input_bail;
 use crate::progress::bars_enabled;
 use crate::sweep::grid::expand;
-use crate::sweep::runner::{install_ctrlc, run_one, store_of};
-use crate::sweep::tune::{expand_tune, tune_store};
+use crate::sweep::runner::{install_ctrlc, run_one};
+use crate::sweep::store::{store_of, tune_store};
+use crate::sweep::tune::expand_tune;
 
 /// Arguments of `run`.
 #[derive(Debug, Args)]

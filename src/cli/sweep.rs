@@ -6,13 +6,15 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Args;
 
-use crate::config::load_config;
+use crate::config::{load_config, LoadedConfig};
 use crate::input_bail;
 use crate::progress::bars_enabled;
 use crate::sweep::executor::{run_sweep, SweepOptions};
-use crate::sweep::grid::expand;
-use crate::sweep::runner::{install_ctrlc, store_of};
-use crate::sweep::tune;
+use crate::sweep::grid::expand_tuned;
+use crate::sweep::preflight::check_all;
+use crate::sweep::runner::install_ctrlc;
+use crate::sweep::store::{choice_path, store_of, tune_store};
+use crate::sweep::tune::{self, Tuning};
 
 /// Arguments of `sweep`.
 #[derive(Debug, Clone, Args)]
@@ -80,50 +82,12 @@ pub fn run(a: &SweepArgs) -> Result<ExitCode> {
     };
     let gpu = a.device.starts_with("cuda");
     // Phase 1: [tune] — its runs, then the choice every main-grid run is built from.
-    if let Some(t) = tune::parse(&cfg)? {
-        let truns = tune::expand_tune(&cfg)?;
-        let tstore = tune::tune_store(&cfg);
-        crate::sweep::preflight::check_all(&truns, &tstore, jobs, threads, gpu, a.force)?;
-        eprintln!(
-            "tune {}: {} tuning runs in {} ({} at a time)",
-            cfg.raw.name,
-            truns.len(),
-            tstore.root.display(),
-            jobs
-        );
-        let s = run_sweep(&cfg.raw.name, &tstore, &truns, &SweepOptions { tune: true, ..o.clone() })?;
-        if s.interrupted {
-            eprintln!(
-                "interrupted during [tune]: checkpoints are kept; resume with `scalinglab sweep {}`",
-                a.config.display()
-            );
-            return Ok(ExitCode::from(130));
-        }
-        match tune::load_choice(&cfg, &t)? {
-            Some(c) => {
-                tune::write_choice(&cfg, &c)?;
-                eprintln!("tune {}: {}", cfg.raw.name, tune::choice_path(&cfg).display());
-                for line in c.summary() {
-                    eprintln!("  {line}");
-                }
-                for w in &c.warnings {
-                    eprintln!("warning: {w}");
-                }
-            }
-            None => {
-                eprintln!(
-                    "tune {}: {} tuning run(s) are running elsewhere; the main grid waits for them — run \
-                     `scalinglab sweep {}` again when they finish",
-                    cfg.raw.name,
-                    s.locked_elsewhere,
-                    a.config.display()
-                );
-                return Ok(ExitCode::from(1));
-            }
-        }
-    }
-    let runs = expand(&cfg)?;
-    crate::sweep::preflight::check_all(&runs, &store, jobs, threads, gpu, a.force)?;
+    let tuning = match run_tuning(a, &cfg, &o, gpu)? {
+        Tuned::Done(t) => t,
+        Tuned::Stop(code) => return Ok(code),
+    };
+    let runs = expand_tuned(&cfg, tuning.as_deref())?;
+    check_all(&runs, &store, jobs, threads, gpu, a.force)?;
     eprintln!(
         "sweep {}: {} runs in {} ({} at a time, {} thread(s) each)",
         cfg.raw.name,
@@ -155,4 +119,54 @@ pub fn run(a: &SweepArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(130));
     }
     Ok(if s.failed + s.diverged > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// How the `[tune]` phase ended.
+enum Tuned {
+    /// Finished (None: the config has no `[tune]`): the main grid goes on.
+    Done(Option<Box<Tuning>>),
+    /// The main grid cannot start (interrupted, or tuning runs still training elsewhere).
+    Stop(ExitCode),
+}
+
+/// The `[tune]` phase: trains the tuning runs, then reads and writes their choice.
+fn run_tuning(a: &SweepArgs, cfg: &LoadedConfig, o: &SweepOptions, gpu: bool) -> Result<Tuned> {
+    let Some(spec) = tune::parse(cfg)? else { return Ok(Tuned::Done(None)) };
+    let runs = tune::tune_runs(cfg, &spec)?;
+    let store = tune_store(cfg);
+    check_all(&runs, &store, o.jobs, o.threads, gpu, a.force)?;
+    eprintln!(
+        "tune {}: {} tuning runs in {} ({} at a time)",
+        cfg.raw.name,
+        runs.len(),
+        store.root.display(),
+        o.jobs
+    );
+    let s = run_sweep(&cfg.raw.name, &store, &runs, &SweepOptions { tune: true, ..o.clone() })?;
+    if s.interrupted {
+        eprintln!(
+            "interrupted during [tune]: checkpoints are kept; resume with `scalinglab sweep {}`",
+            a.config.display()
+        );
+        return Ok(Tuned::Stop(ExitCode::from(130)));
+    }
+    let Some(c) = tune::load_choice(cfg, &spec, &runs, &store)? else {
+        eprintln!(
+            "tune {}: {} tuning run(s) are running elsewhere; the main grid waits for them — run \
+             `scalinglab sweep {}` again when they finish",
+            cfg.raw.name,
+            s.locked_elsewhere,
+            a.config.display()
+        );
+        return Ok(Tuned::Stop(ExitCode::from(1)));
+    };
+    tune::write_choice(cfg, &c)?;
+    eprintln!("tune {}: {}", cfg.raw.name, choice_path(cfg).display());
+    for line in c.summary() {
+        eprintln!("  {line}");
+    }
+    for w in &c.warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok(Tuned::Done(Some(Box::new(Tuning { spec, runs, store, choice: Some(c) }))))
 }

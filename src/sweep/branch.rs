@@ -8,7 +8,7 @@
 use crate::config::spec::{RunSpec, ScheduleKind};
 use crate::train::schedule::Schedule;
 
-use super::grid::GridRun;
+use super::cell::GridRun;
 
 /// The spec with everything that may differ inside a branching group removed.
 fn group_key(s: &RunSpec) -> Option<String> {

@@ -13,29 +13,82 @@
 //! ```
 //!
 //! Order: shapes (outer) × token axis × other axes (sorted by key), each in the order given.
+//! Each run is one cell (`cell`): its shape, axis values and the `[tune]` choice of its shape
+//! set on the config, its budget sized from its model, resolved once.
+//!
+//! [`RunSpec`]: crate::config::RunSpec
 
 use anyhow::Result;
 
-use crate::config::spec::{corpus_spec, resolve_run, set_key, typed, RunSpec};
-use crate::config::LoadedConfig;
+use super::axes::{cartesian, describe, labels, list_of, positives, shapes_of, Combo, Shape};
+use super::cell::{Cells, GridRun, Layer, Origin};
+use super::tune::{TuneSpec, Tuned, Tuning};
+use crate::config::resolve::TokensOf;
+use crate::config::{LoadedConfig, RunSpec};
 use crate::error::input_err;
 use crate::input_bail;
-use crate::model::count;
+use crate::model::{count, GptConfig};
 
 /// Control keys of `[grid]` that are not axes.
 const CONTROL: [&str; 3] = ["skip_invalid", "params", "shapes"];
-/// The token-axis keys (at most one).
+/// The token-axis keys (at most one, or `tokens` and `flops`).
 const TOKEN_AXES: [&str; 3] = ["tokens", "tokens_per_param", "flops"];
 
-/// One expanded run.
-#[derive(Debug, Clone)]
-pub struct GridRun {
-    /// Position in the grid (the `--index` / Slurm array task id).
-    pub index: usize,
-    /// The axis values that made it (key, value), for tables and errors.
-    pub axes: Vec<(String, String)>,
-    /// The resolved spec.
-    pub spec: RunSpec,
+/// A cell's token budget, from the token axis.
+#[derive(Debug, Clone, Copy)]
+enum Budget {
+    /// No token axis: `train.tokens`.
+    Config,
+    /// `tokens`: D itself.
+    Tokens(f64),
+    /// `tokens_per_param`: D = ratio · N.
+    PerParam(f64),
+    /// `flops`: D = C / (6·N_total).
+    Flops(f64),
+}
+
+impl Budget {
+    /// The axis key and value, for labels.
+    fn axis(self) -> Option<(&'static str, f64)> {
+        match self {
+            Budget::Config => None,
+            Budget::Tokens(d) => Some(("tokens", d)),
+            Budget::PerParam(r) => Some(("tokens_per_param", r)),
+            Budget::Flops(c) => Some(("flops", c)),
+        }
+    }
+
+    /// D from the model, for the axes that size it by N (None: D is `train.tokens`).
+    fn sizer(self, nonembedding: bool) -> Option<Box<TokensOf>> {
+        let n = move |m: &GptConfig| {
+            if nonembedding {
+                count::params_nonembedding(m)
+            } else {
+                count::params_total(m)
+            }
+        };
+        match self {
+            Budget::PerParam(x) => Some(Box::new(move |m| x * n(m) as f64)),
+            Budget::Flops(x) => Some(Box::new(move |m| x / (6.0 * count::params_total(m) as f64))),
+            Budget::Config | Budget::Tokens(_) => None,
+        }
+    }
+}
+
+/// A parsed `[grid]`.
+struct GridSpec {
+    /// Drop impossible cells instead of failing.
+    skip_invalid: bool,
+    /// `params = "nonembedding"`: `tokens_per_param` counts non-embedding parameters.
+    nonembedding: bool,
+    /// Model shapes (outer loop).
+    shapes: Vec<Shape>,
+    /// Token-axis cells, `tokens` first.
+    budgets: Vec<Budget>,
+    /// With `tokens` and `flops`: the tokens range an IsoFLOP cell must fall in.
+    d_range: Option<(f64, f64)>,
+    /// Combinations of the other axes (sorted by key).
+    combos: Vec<Combo>,
 }
 
 /// Runs of a config: its grid expanded, or the single run of a config without `[grid]`.
@@ -49,278 +102,219 @@ pub fn expand(cfg: &LoadedConfig) -> Result<Vec<GridRun>> {
 /// the `[train]` values instead and the flag returned is false (for `plan` and `status`);
 /// otherwise an unfinished tuning is an input error saying how to run it.
 pub fn expand_with(cfg: &LoadedConfig, provisional: bool) -> Result<(Vec<GridRun>, bool)> {
-    let f = cfg.path.display().to_string();
-    let cspec = corpus_spec(&cfg.raw, &cfg.path)?;
-    let meta = crate::corpus::meta(&cspec)?;
-    let choice = match super::tune::parse(cfg)? {
+    let (tuning, runs) = expand_sweep(cfg, provisional)?;
+    Ok((runs, tuning.is_some_and(|t| t.choice.is_some())))
+}
+
+/// Both phases of a config's sweep: its `[tune]` phase (runs, results folder, choice) and the
+/// main grid, as [`expand_with`] builds it.
+pub fn expand_sweep(cfg: &LoadedConfig, provisional: bool) -> Result<(Option<Tuning>, Vec<GridRun>)> {
+    let cells = Cells::new(cfg)?;
+    let tuning = Tuning::load(cfg)?;
+    let runs = expand_cells(cfg, cells, tuning.as_ref(), provisional)?;
+    Ok((tuning, runs))
+}
+
+/// The main grid with a finished tuning's choice (`sweep`, after its tuning phase).
+pub fn expand_tuned(cfg: &LoadedConfig, tuning: Option<&Tuning>) -> Result<Vec<GridRun>> {
+    expand_cells(cfg, Cells::new(cfg)?, tuning, false)
+}
+
+fn expand_cells(
+    cfg: &LoadedConfig,
+    mut cells: Cells,
+    tuning: Option<&Tuning>,
+    provisional: bool,
+) -> Result<Vec<GridRun>> {
+    let choice = match tuning {
         None => None,
-        Some(t) => match super::tune::load_choice(cfg, &t)? {
+        Some(t) => match &t.choice {
             Some(c) => Some(c),
             None if provisional => None,
-            None => {
-                let (done, total) = super::tune::progress(cfg)?;
-                input_bail!(
-                    "{f}: [tune] has not finished ({done} of {total} tuning runs done in {}); fix: run \
-                     `scalinglab sweep {f}` (it runs the tuning first), or `scalinglab run {f} --tune --index I` \
-                     for each tuning run",
-                    super::tune::tune_store(cfg).root.display()
-                )
-            }
+            None => return Err(t.unfinished(cfg)),
         },
     };
-    let tuned = choice.is_some();
     let Some(grid) = &cfg.raw.grid else {
-        return Ok((
-            vec![GridRun { index: 0, axes: vec![], spec: resolve_run(&cfg.raw, &cfg.path, &meta)? }],
-            tuned,
-        ));
+        return Ok(vec![GridRun { index: 0, axes: vec![], spec: cells.resolve(&cfg.raw, None)? }]);
     };
-    let list = |k: &str, v: &toml::Value| list_of(&f, "grid", k, v);
-    let skip_invalid = match grid.get("skip_invalid") {
-        None => false,
-        Some(toml::Value::Boolean(b)) => *b,
-        Some(_) => input_bail!("{f}: [grid] skip_invalid must be true or false"),
-    };
-    let nonembedding = match grid.get("params").and_then(|v| v.as_str()) {
-        None | Some("total") => false,
-        Some("nonembedding") => true,
-        Some(o) => input_bail!("{f}: [grid] params = \"{o}\"; fix: use \"total\" or \"nonembedding\""),
-    };
-    let shapes = shapes_of(cfg)?;
-    let token_keys: Vec<&str> = TOKEN_AXES.iter().copied().filter(|k| grid.contains_key(*k)).collect();
+    let g = GridSpec::parse(cfg, grid, tuning.map(|t| &t.spec))?;
+    let mut out = Expansion::default();
+    for shape in &g.shapes {
+        let tuned = choice.map(|c| c.for_shape(shape));
+        for budget in &g.budgets {
+            for combo in &g.combos {
+                out.cell(&mut cells, &g, shape, *budget, combo, tuned.as_ref())?;
+            }
+        }
+    }
+    out.finish(&cells.f)
+}
+
+impl GridSpec {
+    /// Parses `[grid]`; `tune`: the `[tune]` section, whose keys no axis may also set.
+    fn parse(cfg: &LoadedConfig, grid: &toml::Table, tune: Option<&TuneSpec>) -> Result<GridSpec> {
+        let f = cfg.path.display().to_string();
+        let skip_invalid = match grid.get("skip_invalid") {
+            None => false,
+            Some(toml::Value::Boolean(b)) => *b,
+            Some(_) => input_bail!("{f}: [grid] skip_invalid must be true or false"),
+        };
+        let nonembedding = match grid.get("params").and_then(|v| v.as_str()) {
+            None | Some("total") => false,
+            Some("nonembedding") => true,
+            Some(o) => input_bail!("{f}: [grid] params = \"{o}\"; fix: use \"total\" or \"nonembedding\""),
+        };
+        let shapes = shapes_of(cfg)?;
+        let (budgets, d_range) = budgets(&f, grid)?;
+        let mut others: Vec<(String, Vec<toml::Value>)> = Vec::new();
+        for (k, v) in grid {
+            if CONTROL.contains(&k.as_str())
+                || TOKEN_AXES.contains(&k.as_str())
+                || k == "n_embd"
+                || k == "n_layer"
+            {
+                if (k == "n_embd" || k == "n_layer") && grid.contains_key("shapes") {
+                    input_bail!("{f}: [grid] has both shapes and {k}; fix: list the shapes only");
+                }
+                continue;
+            }
+            others.push((k.clone(), list_of(&f, "grid", k, v)?));
+        }
+        others.sort_by(|a, b| a.0.cmp(&b.0));
+        if let Some(t) = tune {
+            for (k, _) in &others {
+                if t.tunes(k) {
+                    input_bail!(
+                        "{f}: [grid] {k} is also tuned by [tune]; fix: remove it from one of the two sections"
+                    );
+                }
+            }
+        }
+        Ok(GridSpec { skip_invalid, nonembedding, shapes, budgets, d_range, combos: cartesian(&others) })
+    }
+}
+
+/// A grid's token-axis cells, and the range of `tokens` an IsoFLOP cell must fall in.
+type TokenAxes = (Vec<Budget>, Option<(f64, f64)>);
+
+/// The token-axis cells in the order given (`tokens` first), and with both `tokens` and
+/// `flops` the range of `tokens`: an IsoFLOP cell is kept only where its D = C/(6·N) lies
+/// inside it, where it is a WSD branch of its shape's longest run (a cooldown's cost), and no
+/// cell trains longer, or on fewer steps, than the tokens grid does.
+fn budgets(f: &str, grid: &toml::Table) -> Result<TokenAxes> {
+    let keys: Vec<&str> = TOKEN_AXES.iter().copied().filter(|k| grid.contains_key(*k)).collect();
     // `tokens` + `flops` together is the one allowed pair: IsoFLOP branches of a tokens grid.
-    if token_keys.len() > 1 && token_keys != ["tokens", "flops"] {
+    if keys.len() > 1 && keys != ["tokens", "flops"] {
         input_bail!(
             "{f}: [grid] has {}; fix: keep exactly one of tokens, tokens_per_param, flops (or tokens and flops)",
-            token_keys.join(" and ")
+            keys.join(" and ")
         );
     }
-    let values_of = |k: &str| -> Result<Vec<f64>> {
-        list(k, &grid[k])?
-            .iter()
-            .map(|v| match v.as_float().or_else(|| v.as_integer().map(|i| i as f64)) {
-                Some(x) if x.is_finite() && x > 0.0 => Ok(x),
-                _ => Err(input_err(format!("{f}: [grid] {k} value {v} must be a positive number"))),
-            })
-            .collect()
-    };
-    // Each token-axis cell as (axis key, value), in the order given: `tokens` first.
-    let mut token_vals: Vec<(Option<&str>, Option<f64>)> = Vec::new();
-    for k in &token_keys {
-        token_vals.extend(values_of(k)?.into_iter().map(|x| (Some(*k), Some(x))));
+    let mut budgets = Vec::new();
+    for k in &keys {
+        budgets.extend(positives(f, "grid", k, &grid[*k])?.into_iter().map(|x| match *k {
+            "tokens" => Budget::Tokens(x),
+            "tokens_per_param" => Budget::PerParam(x),
+            _ => Budget::Flops(x),
+        }));
     }
-    if token_vals.is_empty() {
-        token_vals.push((None, None));
+    if budgets.is_empty() {
+        budgets.push(Budget::Config);
     }
-    // With both axes, an IsoFLOP cell is kept only where its D = C/(6·N) lies inside the range of
-    // `tokens`: it is then a WSD branch of its shape's longest run (a cooldown's cost), and no
-    // cell trains longer, or on fewer steps, than the tokens grid does.
-    let d_range: Option<(f64, f64)> = if token_keys.len() == 2 {
-        let d = values_of("tokens")?;
+    let d_range = if keys.len() == 2 {
+        let d = positives(f, "grid", "tokens", &grid["tokens"])?;
         Some((d.iter().copied().fold(f64::INFINITY, f64::min), d.iter().copied().fold(0.0, f64::max)))
     } else {
         None
     };
-    let mut out_of_range = 0usize;
-    let mut others: Vec<(String, Vec<toml::Value>)> = Vec::new();
-    for (k, v) in grid {
-        if CONTROL.contains(&k.as_str())
-            || TOKEN_AXES.contains(&k.as_str())
-            || k == "n_embd"
-            || k == "n_layer"
-        {
-            if (k == "n_embd" || k == "n_layer") && grid.contains_key("shapes") {
-                input_bail!("{f}: [grid] has both shapes and {k}; fix: list the shapes only");
-            }
-            continue;
-        }
-        others.push((k.clone(), list(k, v)?));
-    }
-    others.sort_by(|a, b| a.0.cmp(&b.0));
-    if let Some(t) = super::tune::parse(cfg)? {
-        for (k, _) in &others {
-            if t.tunes(k) {
-                input_bail!(
-                    "{f}: [grid] {k} is also tuned by [tune]; fix: remove it from one of the two sections"
-                );
-            }
-        }
-    }
-    let combos = cartesian(&others);
-    let mut runs = Vec::new();
-    let mut skipped = Vec::new();
-    for shape in &shapes {
-        for (axis, tv) in &token_vals {
-            for combo in &combos {
-                let mut table = cfg.table.clone();
-                table.remove("grid");
-                table.remove("tune");
-                let mut axes = Vec::new();
-                for (k, v) in shape.iter().chain(combo.iter()) {
-                    set_key(&mut table, k, v.clone(), &format!("{f}: [grid] {k}"))?;
-                    axes.push((k.clone(), v.to_string()));
-                }
-                // The tuned values of this shape (learning rate, and any other tuned key).
-                let tuned_by = match &choice {
-                    Some(c) => Some(c.apply(&mut table, shape, &f)?),
-                    None => None,
-                };
-                let mut raw = typed(&table, &cfg.path)?;
-                let attempt = (|| -> Result<RunSpec> {
-                    // Resolve once for N, then size D by the token axis.
-                    let mut spec = match (*axis, tv) {
-                        (Some("tokens"), Some(d)) => {
-                            raw.train.tokens = *d;
-                            resolve_run(&raw, &cfg.path, &meta)?
-                        }
-                        (Some(k), Some(x)) => {
-                            let probe = resolve_run(&raw, &cfg.path, &meta).or_else(|_| {
-                                let mut r = raw.clone();
-                                r.train.tokens = 1e12;
-                                resolve_run(&r, &cfg.path, &meta)
-                            })?;
-                            let n = if k == "tokens_per_param" && nonembedding {
-                                count::params_nonembedding(&probe.model)
-                            } else {
-                                count::params_total(&probe.model)
-                            } as f64;
-                            raw.train.tokens = if k == "flops" {
-                                x / (6.0 * count::params_total(&probe.model) as f64)
-                            } else {
-                                x * n
-                            };
-                            resolve_run(&raw, &cfg.path, &meta)?
-                        }
-                        _ => resolve_run(&raw, &cfg.path, &meta)?,
-                    };
-                    match (*axis, tv) {
-                        (Some("flops"), Some(c)) => spec.flops_budget = Some(*c),
-                        (Some("tokens_per_param"), Some(r)) => spec.tokens_per_param = Some(*r),
-                        _ => {}
-                    }
-                    spec.tuned = tuned_by.clone();
-                    Ok(spec)
-                })();
-                if let (Some(k), Some(v)) = (axis, tv) {
-                    axes.push((k.to_string(), format!("{v}")));
-                }
-                if let (Some((lo, hi)), Some("flops"), Ok(spec)) = (d_range, *axis, &attempt) {
-                    // Within one step of the range: the tokens cells themselves are rounded to steps.
-                    let (d, step) = (spec.tokens as f64, (spec.batch_size * spec.model.block_size) as f64);
-                    if d < lo - step || d > hi + step {
-                        out_of_range += 1;
-                        continue;
-                    }
-                }
-                match attempt {
-                    Ok(spec) => runs.push(GridRun { index: runs.len(), axes, spec }),
-                    Err(e) if skip_invalid && crate::error::is_input_error(&e) => {
-                        let desc: Vec<String> = axes.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                        skipped.push(format!("{} ({e:#})", desc.join(" ")));
-                    }
-                    Err(e) => {
-                        let desc: Vec<String> = axes.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                        return Err(e.context(input_err(format!(
-                            "grid run {} is impossible; fix: change the axis values or set skip_invalid = true in [grid]",
-                            desc.join(" ")
-                        ))));
-                    }
-                }
-            }
-        }
-    }
-    for s in &skipped {
-        eprintln!("skipped (skip_invalid): {s}");
-    }
-    if out_of_range > 0 && std::env::var_os("SCALINGLAB_QUIET_GRID").is_none() {
-        eprintln!(
-            "grid: {out_of_range} IsoFLOP cell(s) left out: their D = C/(6·N) is outside the tokens range \
-             (every kept IsoFLOP cell is a branch of its shape's tokens runs)"
-        );
-    }
-    if runs.is_empty() {
-        input_bail!("{f}: [grid] leaves no valid run; fix: check the axes");
-    }
-    Ok((runs, tuned))
+    Ok((budgets, d_range))
 }
 
-/// A `[section] key` value that must be a non-empty list.
-pub(crate) fn list_of(f: &str, section: &str, k: &str, v: &toml::Value) -> Result<Vec<toml::Value>> {
-    match v {
-        toml::Value::Array(a) if a.is_empty() => {
-            input_bail!("{f}: [{section}] {k} is empty; fix: give at least one value, e.g. {k} = [..]")
-        }
-        toml::Value::Array(a) => Ok(a.clone()),
-        _ => input_bail!("{f}: [{section}] {k} must be a list, e.g. {k} = [{v}]"),
-    }
+/// The runs so far, the cells skipped as impossible and the IsoFLOP cells out of range.
+#[derive(Default)]
+struct Expansion {
+    runs: Vec<GridRun>,
+    skipped: Vec<String>,
+    out_of_range: usize,
 }
 
-/// The model shapes of a config, in grid order: `[grid] shapes`, or the product of the
-/// `n_embd` × `n_layer` axes, else the single `[model]` shape. Each is its (key, value) list.
-pub fn shapes_of(cfg: &LoadedConfig) -> Result<Vec<Vec<(String, toml::Value)>>> {
-    let f = cfg.path.display().to_string();
-    let empty = toml::Table::new();
-    let grid = cfg.raw.grid.as_ref().unwrap_or(&empty);
-    let list = |k: &str, v: &toml::Value| list_of(&f, "grid", k, v);
-    let mut shapes: Vec<Vec<(String, toml::Value)>> = Vec::new();
-    if let Some(v) = grid.get("shapes") {
-        for s in list("shapes", v)? {
-            let s = s.as_str().map(str::to_string).unwrap_or_else(|| s.to_string());
-            let parts: Vec<&str> = s.split('x').collect();
-            let num = |x: &str| x.trim().parse::<i64>().ok().filter(|n| *n > 0);
-            let bad = || {
-                input_err(format!("{f}: [grid] shapes entry \"{s}\": expected \"n_embd x n_layer\" like \"64x2\" (or \"64x2x4\" with n_head)"))
-            };
-            let (c, l) = (
-                num(parts.first().copied().unwrap_or("")).ok_or_else(bad)?,
-                num(parts.get(1).copied().unwrap_or("")).ok_or_else(bad)?,
+impl Expansion {
+    /// Adds one cell: its run, or (`skip_invalid`) a note that it is impossible.
+    fn cell(
+        &mut self,
+        cells: &mut Cells,
+        g: &GridSpec,
+        shape: &Shape,
+        budget: Budget,
+        combo: &Combo,
+        tuned: Option<&Tuned>,
+    ) -> Result<()> {
+        let mut layers = vec![Layer::Shape(shape), Layer::Keys(combo, Origin::Axis("[grid]"))];
+        if let Some(t) = tuned {
+            layers.extend([Layer::PeakLr(t.learning_rate), Layer::Keys(&t.keys, Origin::Section("[tune]"))]);
+        }
+        if let Budget::Tokens(d) = budget {
+            layers.push(Layer::Tokens(d));
+        }
+        let raw = cells.config(&layers)?;
+        let attempt = cells.resolve(&raw, budget.sizer(g.nonembedding).as_deref()).map(|mut spec| {
+            match budget {
+                Budget::Flops(c) => spec.flops_budget = Some(c),
+                Budget::PerParam(r) => spec.tokens_per_param = Some(r),
+                Budget::Config | Budget::Tokens(_) => {}
+            }
+            spec.tuned = tuned.map(|t| t.source.clone());
+            spec
+        });
+        let mut axes = shape.axes();
+        axes.extend(labels(combo));
+        axes.extend(budget.axis().map(|(k, v)| (k.to_string(), format!("{v}"))));
+        if let (Some(range), Budget::Flops(_), Ok(spec)) = (g.d_range, budget, &attempt) {
+            if !within(spec, range) {
+                self.out_of_range += 1;
+                return Ok(());
+            }
+        }
+        match attempt {
+            Ok(spec) => self.runs.push(GridRun { index: self.runs.len(), axes, spec }),
+            Err(e) if g.skip_invalid && crate::error::is_input_error(&e) => {
+                self.skipped.push(format!("{} ({e:#})", describe(&axes)));
+            }
+            Err(e) => {
+                return Err(e.context(input_err(format!(
+                "grid run {} is impossible; fix: change the axis values or set skip_invalid = true in [grid]",
+                describe(&axes)
+            ))))
+            }
+        }
+        Ok(())
+    }
+
+    /// The runs, after saying what was left out; an error when nothing is left.
+    fn finish(self, f: &str) -> Result<Vec<GridRun>> {
+        for s in &self.skipped {
+            eprintln!("skipped (skip_invalid): {s}");
+        }
+        if self.out_of_range > 0 && std::env::var_os("SCALINGLAB_QUIET_GRID").is_none() {
+            eprintln!(
+                "grid: {} IsoFLOP cell(s) left out: their D = C/(6·N) is outside the tokens range \
+                 (every kept IsoFLOP cell is a branch of its shape's tokens runs)",
+                self.out_of_range
             );
-            let mut o = vec![
-                ("n_embd".to_string(), toml::Value::Integer(c)),
-                ("n_layer".to_string(), toml::Value::Integer(l)),
-            ];
-            match parts.len() {
-                2 => {}
-                3 => o.push(("n_head".to_string(), toml::Value::Integer(num(parts[2]).ok_or_else(bad)?))),
-                _ => return Err(bad()),
-            }
-            shapes.push(o);
         }
-    } else {
-        let widths = grid.get("n_embd").map(|v| list("n_embd", v)).transpose()?;
-        let depths = grid.get("n_layer").map(|v| list("n_layer", v)).transpose()?;
-        for w in widths.clone().unwrap_or_else(|| vec![toml::Value::Integer(cfg.raw.model.n_embd)]) {
-            for d in depths.clone().unwrap_or_else(|| vec![toml::Value::Integer(cfg.raw.model.n_layer)]) {
-                shapes.push(vec![("n_embd".to_string(), w.clone()), ("n_layer".to_string(), d)]);
-            }
+        if self.runs.is_empty() {
+            input_bail!("{f}: [grid] leaves no valid run; fix: check the axes");
         }
+        Ok(self.runs)
     }
-    Ok(shapes)
 }
 
-/// A shape's label, `n_embd x n_layer` (`x n_head` when given): "64x2", "64x2x4".
-pub fn shape_label(shape: &[(String, toml::Value)]) -> String {
-    shape.iter().map(|(_, v)| v.to_string()).collect::<Vec<_>>().join("x")
+/// Whether a run's D lies in `(lo, hi)`, to within one step (the tokens cells themselves are
+/// rounded to steps).
+fn within(spec: &RunSpec, (lo, hi): (f64, f64)) -> bool {
+    let (d, step) = (spec.tokens as f64, (spec.batch_size * spec.model.block_size) as f64);
+    d >= lo - step && d <= hi + step
 }
-
-/// All combinations of the axes, in order (the empty product is one empty combination).
-pub(crate) fn cartesian(axes: &[(String, Vec<toml::Value>)]) -> Vec<Vec<(String, toml::Value)>> {
-    let mut out: Vec<Vec<(String, toml::Value)>> = vec![vec![]];
-    for (k, vals) in axes {
-        out = out
-            .into_iter()
-            .flat_map(|prefix| {
-                vals.iter().map(move |v| {
-                    let mut p = prefix.clone();
-                    p.push((k.clone(), v.clone()));
-                    p
-                })
-            })
-            .collect();
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

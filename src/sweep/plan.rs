@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::branch;
-use super::grid::GridRun;
+use super::cell::GridRun;
 use crate::model::count;
 use crate::results::ResultsDir;
 

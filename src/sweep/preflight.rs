@@ -163,7 +163,7 @@ pub fn check(id: &str, n: &Needs, available: Option<f64>, gpu: bool, force: bool
 /// grid with one impossible cell fails at once with exit 2 instead of hours later; warns when
 /// `jobs` of its largest runs at once would not fit together.
 pub fn check_all(
-    runs: &[super::grid::GridRun],
+    runs: &[super::cell::GridRun],
     store: &crate::results::ResultsDir,
     jobs: usize,
     threads: usize,

@@ -8,9 +8,10 @@ use std::time::Instant;
 use anyhow::Result;
 use candle_core::Device;
 
-use super::grid::GridRun;
+use super::cell::GridRun;
 use super::lock::{acquire, LockInfo};
-use crate::config::spec::run_options;
+pub use super::store::{progress_path, store_of};
+use crate::config::resolve::run_options;
 use crate::config::LoadedConfig;
 use crate::corpus::sampler::require_window;
 use crate::progress::run_bar;
@@ -38,16 +39,6 @@ pub enum RunOutcome {
     AlreadyDone(Box<RunResult>),
     /// Another live process holds its lock.
     Locked(LockInfo),
-}
-
-/// The results folder of a config: `<results_dir>/<name>`.
-pub fn store_of(cfg: &LoadedConfig) -> ResultsDir {
-    ResultsDir::new(std::path::PathBuf::from(&cfg.raw.results_dir).join(&cfg.raw.name))
-}
-
-/// Progress file of a running run (read by the sweep's bars).
-pub fn progress_path(store: &ResultsDir, id: &str) -> std::path::PathBuf {
-    store.root.join("locks").join(format!("{id}.progress"))
 }
 
 /// Trains run `index` of `runs` into `store` (see the module doc).
