@@ -266,8 +266,60 @@ impl ResultsDir {
     }
 }
 
+/// How often a run went through its training corpus (issue #16: recorded per run in runs.csv
+/// and the report, since a repeated token is worth less than a fresh one).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Epochs {
+    /// A generated stream (the synthetic corpus): every token fresh.
+    Fresh,
+    /// D / training tokens of the prepared corpus (sampling is with replacement, so under one
+    /// epoch some windows still repeat, as in nanoGPT).
+    Known(f64),
+    /// Not known, and why.
+    Unknown(String),
+}
+
+impl Epochs {
+    /// The epochs as a number, when known.
+    pub fn known(&self) -> Option<f64> {
+        match self {
+            Epochs::Known(x) => Some(*x),
+            _ => None,
+        }
+    }
+}
+
+/// Epochs of one run: a prepared corpus's training tokens are read from `PATH/manifest.json`
+/// (`train.tokens`, cached in `manifests` by path), so runs recorded before the column existed
+/// get it too.
+pub fn epochs_of(r: &RunResult, manifests: &mut BTreeMap<String, Option<u64>>) -> Epochs {
+    let corpus = r.spec.get("corpus");
+    let source = corpus.and_then(|c| c.get("source")).and_then(serde_json::Value::as_str);
+    match source {
+        Some("synthetic") => Epochs::Fresh,
+        Some("prepared") => {
+            let Some(path) = corpus.and_then(|c| c.get("path")).and_then(serde_json::Value::as_str) else {
+                return Epochs::Unknown("prepared corpus without a path in the spec".into());
+            };
+            let train = *manifests.entry(path.to_string()).or_insert_with(|| {
+                let text = std::fs::read_to_string(Path::new(path).join("manifest.json")).ok()?;
+                let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+                v.get("train")?.get("tokens")?.as_u64()
+            });
+            match train {
+                Some(t) if t > 0 => Epochs::Known(r.tokens as f64 / t as f64),
+                _ => Epochs::Unknown(format!("{path}/manifest.json not readable here")),
+            }
+        }
+        other => Epochs::Unknown(format!("corpus source {} not known", other.unwrap_or("missing"))),
+    }
+}
+
 /// Renders runs as CSV (pandas-friendly: snake_case, units in names, empty for missing).
+/// `epochs` is D over the prepared corpus's training tokens ([`epochs_of`]); empty for the
+/// synthetic stream, whose tokens are all fresh, and where the manifest is not readable.
 pub fn runs_csv(runs: &[RunResult]) -> String {
+    let mut manifests = BTreeMap::new();
     let mut spec_keys: Vec<String> = runs.iter().flat_map(|r| r.spec.keys().cloned()).collect();
     spec_keys.sort();
     spec_keys.dedup();
@@ -279,6 +331,7 @@ pub fn runs_csv(runs: &[RunResult]) -> String {
         "params_total",
         "params_nonembedding",
         "tokens",
+        "epochs",
         "flops_6nd",
         "flops_exact",
         "final_train_loss",
@@ -307,6 +360,7 @@ pub fn runs_csv(runs: &[RunResult]) -> String {
             r.params_total.to_string(),
             r.params_nonembedding.to_string(),
             r.tokens.to_string(),
+            opt(epochs_of(r, &mut manifests).known()),
             format!("{}", r.flops_6nd),
             format!("{}", r.flops_exact),
             opt(r.final_train_loss),

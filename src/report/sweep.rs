@@ -2,11 +2,11 @@
 //! versions, corpus epochs, entropy floor and the per-size hyperparameter rules.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 
 use serde_json::Value;
 
-use crate::results::{RunResult, RunStatus};
+pub use crate::results::Epochs;
+use crate::results::{epochs_of, RunResult, RunStatus};
 
 /// Spec keys of the per-size hyperparameter rules shown in the validity checklist.
 /// `tuned` says where a `[tune]`d run's learning rate came from (best trial, or the fitted rule).
@@ -15,17 +15,6 @@ pub const HYPER_KEYS: [&str; 7] =
 
 /// Runs repeating their corpus more than this many times are flagged.
 pub const MAX_EPOCHS: f64 = 4.0;
-
-/// How often a run went through its training corpus.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Epochs {
-    /// A generated stream: every token fresh.
-    Fresh,
-    /// Tokens / training tokens of the prepared corpus.
-    Known(f64),
-    /// Not known, and why.
-    Unknown(String),
-}
 
 /// Hyperparameters of one model size.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,30 +72,6 @@ pub fn cpu_model(cpuinfo: &str) -> Option<String> {
         let (k, v) = l.split_once(':')?;
         matches!(k.trim(), "model name" | "Hardware" | "cpu model").then(|| v.trim().to_string())
     })
-}
-
-/// Epochs of one run: prepared corpora are looked up in `PATH/manifest.json` (`train.tokens`).
-fn epochs(r: &RunResult, manifests: &mut BTreeMap<String, Option<u64>>) -> Epochs {
-    let corpus = r.spec.get("corpus");
-    let source = corpus.and_then(|c| c.get("source")).and_then(Value::as_str);
-    match source {
-        Some("synthetic") => Epochs::Fresh,
-        Some("prepared") => {
-            let Some(path) = corpus.and_then(|c| c.get("path")).and_then(Value::as_str) else {
-                return Epochs::Unknown("prepared corpus without a path in the spec".into());
-            };
-            let train = *manifests.entry(path.to_string()).or_insert_with(|| {
-                let text = std::fs::read_to_string(Path::new(path).join("manifest.json")).ok()?;
-                let v: Value = serde_json::from_str(&text).ok()?;
-                v.get("train")?.get("tokens")?.as_u64()
-            });
-            match train {
-                Some(t) if t > 0 => Epochs::Known(r.tokens as f64 / t as f64),
-                _ => Epochs::Unknown(format!("{path}/manifest.json not readable here")),
-            }
-        }
-        other => Epochs::Unknown(format!("corpus source {} not known", other.unwrap_or("missing"))),
-    }
 }
 
 /// Collects the facts from every run (whatever its status).
@@ -185,7 +150,7 @@ pub fn sweep_facts(runs: &[RunResult]) -> SweepFacts {
         devices,
         versions,
         entropy_floors: floors,
-        epochs: runs.iter().map(|r| (r.id.clone(), epochs(r, &mut manifests))).collect(),
+        epochs: runs.iter().map(|r| (r.id.clone(), epochs_of(r, &mut manifests))).collect(),
         sizes,
     }
 }
@@ -279,5 +244,30 @@ mod tests {
         assert_eq!(f.epochs[0].1, Epochs::Known(5.0));
         assert_eq!(f.over_epochs(), vec![("x", 5.0)]);
         assert_eq!(f.ok(), 1);
+    }
+
+    /// runs.csv carries each run's epochs (issue #16): D / the manifest's training tokens for a
+    /// prepared corpus, empty for the synthetic stream and where the manifest is missing.
+    #[test]
+    fn runs_csv_has_epochs_per_run() {
+        let t = tempfile::tempdir().expect("tempdir");
+        std::fs::write(t.path().join("manifest.json"), r#"{"train": {"tokens": 2000}}"#).expect("write");
+        let prepared = serde_json::json!({"source": "prepared", "path": t.path().display().to_string()});
+        let gone = serde_json::json!({"source": "prepared", "path": t.path().join("gone").display().to_string()});
+        let run = |id: &str, d: u64, corpus: serde_json::Value| -> RunResult {
+            serde_json::from_value(super::super::synth::run_json(id, 1000, d, Some(3.0), "ok", corpus)).expect("run")
+        };
+        let runs = [
+            run("a", 500, prepared),
+            run("b", 500, serde_json::json!({"source": "synthetic"})),
+            run("c", 500, gone),
+        ];
+        let csv = crate::results::runs_csv(&runs);
+        let mut lines = csv.lines();
+        let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+        let col = header.iter().position(|h| *h == "epochs").expect("epochs column");
+        assert_eq!(header[col - 1], "tokens");
+        let cells: Vec<String> = lines.map(|l| l.split(',').nth(col).expect("cell").to_string()).collect();
+        assert_eq!(cells, ["0.25", "", ""]);
     }
 }

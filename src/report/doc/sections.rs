@@ -142,6 +142,20 @@ fn epoch_items(f: &SweepFacts) -> Vec<Item> {
             ),
         ));
     }
+    let known: Vec<f64> = f.epochs.iter().filter_map(|(_, e)| e.known()).collect();
+    if !known.is_empty() {
+        let (lo, hi) = known.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+        let under = known.iter().filter(|&&x| x <= 1.0).count();
+        items.push((
+            Some(true),
+            format!(
+                "epochs per run (D / the corpus's training tokens; runs.csv `epochs`): {}–{}; {under} of {} runs under one epoch",
+                fmt_num(lo),
+                fmt_num(hi),
+                known.len()
+            ),
+        ));
+    }
     if !unknown.is_empty() {
         items.push((Some(false), format!("epochs unknown for {} runs: {}", unknown.len(), unknown[0])));
     }
