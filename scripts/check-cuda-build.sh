@@ -1,30 +1,69 @@
 #!/usr/bin/env bash
 # Build-check the GPU path (`--features cuda`) on a machine WITHOUT a GPU, driver or system CUDA.
 #
-#   scripts/check-cuda-build.sh            # ~5 min cold on 2 cores, seconds when cached
+#   scripts/check-cuda-build.sh            # ~5-7 min cold on 2 cores, seconds when cached
+#
+# The promise it checks (README "Running on a GPU"): the binary runs on NVIDIA driver R580, i.e.
+# CUDA 13.0, and newer. candle compiles its kernels to PTX at build time and embeds the text; the
+# driver JIT-compiles that PTX at the first launch and refuses PTX newer than its own CUDA version
+# (CUDA_ERROR_UNSUPPORTED_PTX_VERSION: a build made with the CUDA 13.4 wheels failed that way on an
+# R580 host, issue #22). So the toolchain is pinned to CUDA 13.0 and the check reads the `.version`
+# of every embedded PTX module.
 #
 # What it does (recipe and measurements: shared/cuda/NOTES.md):
-#   1. CUDA 13.4 toolchain from PyPI wheels (cuda-toolkit[nvcc,cudart,cccl,cublas,curand]==13.4.3),
-#      unpacked into a cache dir; skipped when already there.
+#   0. Self-test of the PTX checker (scripts/ptx-isa-check.py): fake PTX at .version 9.4 must fail
+#      and 9.0 must pass, every run, so the CI log shows the check can fail.
+#   1. The CUDA 13.0.2 toolchain from PyPI as exact component wheels (CUDA_WHEELS below, installed
+#      with --no-deps), unpacked into a cache dir; skipped when that pin set is already there.
 #   2. A stub libcuda.so (the driver is not on PyPI): every cu* entry point that cudarc can call
 #      returns CUDA_ERROR_STUB_LIBRARY (34); cuGetErrorName/cuGetErrorString return real strings.
 #      Build-check use only: never install it on a GPU host.
 #   3. cargo build --release --locked --features cuda into a separate target dir.
-#   4. Runs the binary with the wheel libs + stub on LD_LIBRARY_PATH and checks that
-#      --version works, `--device cuda` fails cleanly (exit 2, one line, no panic) and
-#      `--device auto` falls back to CPU and trains.
+#   4. Checks: every PTX module candle-kernels built, and every one embedded in the binary (same
+#      count), has `.version` <= MAX_PTX_ISA and the fat binary holds no PTX; the binary starts
+#      with the wheel libs + stub on LD_LIBRARY_PATH, `--device cuda` fails cleanly (exit 2, one
+#      line, no panic) and `--device auto` falls back to CPU and trains.
 # Prints a PASS/FAIL summary; exits 0 only if every check passed (1 on a failed check,
 # other non-zero codes if the toolchain or the build could not be set up).
+#
+# What is pinned, and why:
+#   * nvcc + NVVM (cicc) + crt headers: they write the PTX, so they decide its `.version` (CUDA 13.0
+#     writes PTX ISA 9.0). NVVM must be pinned by itself: nvidia-cuda-nvcc 13.0.88 declares an
+#     UNPINNED dependency on nvidia-nvvm, and cuda-toolkit[nvcc]==13.0.2 pins only nvcc, so pip
+#     pairs the 13.0 nvcc with the newest NVVM (13.5, PTX 9.5). Hence exact pins and --no-deps.
+#   * nvcc's version also fixes the driver API cudarc binds (CUDARC_CUDA_VERSION=13000 here), so
+#     the binary calls no entry point that an R580 driver lacks.
+#   * CCCL, cudart, NVRTC, cuBLAS, cuRAND: only headers and link-time libraries here (the driver
+#     JITs none of them; the GPU host brings its own runtime libs). Pinned to the same CUDA 13.0.2
+#     release anyway, so the set is one consistent toolkit and the build is reproducible.
+#   * Not pinned by this script: the SASS in candle's libmoe.a (MoE/GGUF kernels, unused here) is
+#     machine code for sm_$CUDA_COMPUTE_CAP and needs no JIT; the check still lists it.
 #
 # Environment:
 #   SCALINGLAB_CUDA_CACHE       toolchain cache   (default: $HOME/.cache/scalinglab-cuda)
 #   SCALINGLAB_CUDA_TARGET_DIR  cargo target dir  (default: target/cuda, so the CPU build is untouched)
 #   CUDA_COMPUTE_CAP            GPU arch to compile for (default 80; there is no nvidia-smi to ask)
-#   PYTHON                      python with pip, used only to download the wheels (default: python3)
-# Needs: python3 + pip with access to PyPI (first run only), gcc, cargo; ~3 GB disk.
+#   PYTHON                      python 3 with pip: downloads the wheels (first run), runs the PTX
+#                               checker (default: python3)
+# Needs: python3 (+ pip with access to PyPI on the first run), gcc, cargo; ~3 GB disk.
 set -euo pipefail
 
-CUDA_TOOLKIT_VERSION=13.4.3 # cudarc 0.19.10 supports CUDA <= 13.4; 13.5 breaks its build.rs
+# ---------------------------------------------------------------- the promise and the pins
+OLDEST_DRIVER="driver R580 / CUDA 13.0" # the oldest driver the README promises
+MAX_PTX_ISA=9.0 # newest PTX ISA that driver JITs (PTX ISA 9.0 = CUDA 13.0: NVIDIA's PTX ISA release history)
+CUDA_RELEASE=13.0.2 # the CUDA release (PyPI cuda-toolkit==13.0.2) whose components are pinned below
+CUDA_WHEELS=(
+    nvidia-cuda-nvcc==13.0.88    # nvcc, ptxas, fatbinary, nvlink
+    nvidia-nvvm==13.0.88         # cicc: writes the PTX and its .version
+    nvidia-cuda-crt==13.0.88     # crt/ headers nvcc includes
+    nvidia-cuda-cccl==13.0.85    # thrust, cub, libcu++ (candle's sort kernels use them)
+    nvidia-cuda-runtime==13.0.96 # cudart headers + libcudart.so.13 (candle-kernels links it)
+    nvidia-cuda-nvrtc==13.0.88   # libnvrtc.so.13 (cudarc links -lnvrtc)
+    nvidia-cublas==13.1.0.3      # libcublas/libcublasLt.so.13 (cuBLAS of CUDA 13.0 Update 2)
+    nvidia-curand==10.4.0.35     # libcurand.so.10
+)
+CUDARC_CUDA_VERSION=$(awk -F. '{ printf "%d0%d0", $1, $2 }' <<<"$CUDA_RELEASE") # 13.0.2 -> 13000
+
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 CACHE=${SCALINGLAB_CUDA_CACHE:-$HOME/.cache/scalinglab-cuda}
@@ -41,21 +80,45 @@ die() {
     exit 3
 }
 
-for tool in cargo gcc; do
+for tool in cargo gcc "$PYTHON"; do
     command -v "$tool" >/dev/null || die "\`$tool\` not found on PATH"
 done
 
-# ---------------------------------------------------------------- 1. toolchain (cached)
+PASS=0
+FAIL=0
+SUMMARY=()
+ok() {
+    PASS=$((PASS + 1))
+    SUMMARY+=("PASS  $*")
+}
+bad() {
+    FAIL=$((FAIL + 1))
+    SUMMARY+=("FAIL  $*")
+}
+note() { SUMMARY+=("INFO  $*"); }
+
+# ---------------------------------------------------------------- 0. the PTX checker can fail
+PTXCHECK=("$PYTHON" scripts/ptx-isa-check.py --max-isa "$MAX_PTX_ISA" --driver "$OLDEST_DRIVER")
+if "$PYTHON" scripts/ptx-isa-check.py --self-test | sed 's/^/    /' >&2; then
+    ok "PTX checker self-test: fake PTX .version 9.4 (and 10.0) rejected, 9.0 accepted, module counts and fat binaries checked"
+else
+    echo "CUDA build check: FAIL (scripts/ptx-isa-check.py --self-test failed; nothing built)"
+    exit 1
+fi
+
+# ---------------------------------------------------------------- 1. toolchain (cached per pin set)
 mkdir -p "$CACHE"
-TC=$CACHE/cuda-$CUDA_TOOLKIT_VERSION # unpacked wheels; $TC/nvidia/cu13 is a CUDA root
+TC=$CACHE/cuda-$CUDA_RELEASE # unpacked wheels; $TC/nvidia/cu13 is a CUDA root
 R=$TC/nvidia/cu13
+PINS="${CUDA_WHEELS[*]}"
 exec 9>"$CACHE/.lock"
 if command -v flock >/dev/null; then flock 9; fi # two concurrent runs must not unpack into each other
 
-if [[ -f $TC/.complete ]]; then
-    log "CUDA $CUDA_TOOLKIT_VERSION toolchain: cached in $TC"
+if [[ -f $TC/.complete && "$(cat "$TC/.complete")" == "$PINS" ]]; then
+    log "CUDA $CUDA_RELEASE toolchain: cached in $TC"
 else
-    log "CUDA $CUDA_TOOLKIT_VERSION toolchain: downloading wheels from PyPI into $CACHE"
+    [[ -e $TC ]] && log "CUDA $CUDA_RELEASE toolchain in $TC is incomplete or from another pin set: replacing it"
+    log "CUDA $CUDA_RELEASE toolchain: downloading ${#CUDA_WHEELS[@]} pinned wheels from PyPI into $CACHE"
     "$PYTHON" -m pip --version >/dev/null 2>&1 ||
         die "\`$PYTHON -m pip\` is not available; it is needed once to download the CUDA wheels (set PYTHON=... or pre-fill $CACHE)"
     tmp=$CACHE/.tmp.$$
@@ -63,16 +126,20 @@ else
     mkdir -p "$tmp/wheels" "$tmp/unpacked"
     # shellcheck disable=SC2064
     trap "rm -rf '$tmp'" EXIT
-    "$PYTHON" -m pip download -q --disable-pip-version-check --no-cache-dir --only-binary=:all: \
+    # --no-deps: the wheels' own dependencies are unpinned (nvcc -> any nvidia-nvvm), see above
+    "$PYTHON" -m pip download -q --disable-pip-version-check --no-cache-dir --only-binary=:all: --no-deps \
         --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 \
         --platform manylinux_2_27_x86_64 --platform manylinux_2_28_x86_64 \
-        --python-version 3.11 -d "$tmp/wheels" \
-        "cuda-toolkit[nvcc,cudart,cccl,cublas,curand]==$CUDA_TOOLKIT_VERSION" ||
-        die "pip download of cuda-toolkit==$CUDA_TOOLKIT_VERSION failed (no network / no PyPI access?)"
+        --python-version 3.11 -d "$tmp/wheels" "${CUDA_WHEELS[@]}" ||
+        die "pip download of the CUDA $CUDA_RELEASE wheels failed (no network / no PyPI access?)"
     log "unpacking $(find "$tmp/wheels" -name 'nvidia_*.whl' | wc -l) wheels"
     for w in "$tmp"/wheels/nvidia_*.whl; do
         "$PYTHON" -m zipfile -e "$w" "$tmp/unpacked/" || die "cannot unpack $w"
     done
+    # exactly the pinned distributions, nothing else (each wheel unpacks a NAME-VERSION.dist-info)
+    got=$(cd "$tmp/unpacked" && for d in *.dist-info; do d=${d%.dist-info}; echo "${d%%-*}==${d#*-}"; done | tr _ - | sort)
+    want=$(printf '%s\n' "${CUDA_WHEELS[@]}" | sort)
+    [[ $got == "$want" ]] || die "the unpacked wheels are not the pinned set: got [$(echo $got)], want [$(echo $want)]"
     u=$tmp/unpacked/nvidia/cu13
     [[ -x $u/bin/nvcc || -f $u/bin/nvcc ]] || die "no bin/nvcc in the unpacked wheels ($u)"
     chmod +x "$u"/bin/* "$u"/nvvm/bin/* # python's zipfile drops the exec bits
@@ -85,14 +152,18 @@ else
         done
     )
     ln -sfn lib "$u/lib64"
-    mv "$tmp/unpacked" "$TC" # the wheels themselves (650 MB) are not kept
-    touch "$TC/.complete"
+    mv "$tmp/unpacked" "$TC" # the wheels themselves are not kept
+    echo "$PINS" >"$TC/.complete"
     rm -rf "$tmp"
     trap - EXIT
     log "toolchain ready: $R ($(du -sh "$TC" | cut -f1))"
 fi
-"$R/bin/nvcc" --version | grep -q "release ${CUDA_TOOLKIT_VERSION%.*}" ||
-    die "$R/bin/nvcc is not CUDA ${CUDA_TOOLKIT_VERSION%.*}; remove $TC and re-run"
+for old in "$CACHE"/cuda-*; do
+    [[ $old != "$TC" && -d $old ]] && log "note: $old is not used any more (rm -rf it to free $(du -sh "$old" | cut -f1))"
+done
+NVCC_VERSION=$("$R/bin/nvcc" --version | grep -o 'release [0-9.]*, V[0-9.]*' || true)
+[[ $NVCC_VERSION == "release ${CUDA_RELEASE%.*}, V"* ]] ||
+    die "$R/bin/nvcc is not CUDA ${CUDA_RELEASE%.*} (it says '$NVCC_VERSION'); remove $TC and re-run"
 
 # ---------------------------------------------------------------- 2. stub libcuda (cached per cudarc version)
 CUDARC_VERSION=$(awk '/^name = "cudarc"$/ { getline; gsub(/"/, "", $3); print $3; exit }' Cargo.lock)
@@ -145,28 +216,25 @@ fi
 exec 9>&- # release the cache lock
 
 # ---------------------------------------------------------------- 3. build
-export CUDA_ROOT=$R CUDA_HOME=$R NVCC=$R/bin/nvcc PATH=$R/bin:$PATH
+export CUDA_ROOT=$R CUDA_HOME=$R NVCC=$R/bin/nvcc PATH=$R/bin:$PATH CUDARC_CUDA_VERSION
 export CUDAFORGE_THREADS=${CUDAFORGE_THREADS:-$(nproc)} # cudaforge's default is half the cores
-log "cargo build --release --locked --features cuda --target-dir $TARGET_DIR (CUDA_COMPUTE_CAP=$CUDA_COMPUTE_CAP)"
+# cudaforge (candle-kernels' build script) skips a kernel whose source, arch and flags are unchanged,
+# whatever nvcc it ran: a target dir built with another toolkit would keep that toolkit's PTX.
+STAMP=$TARGET_DIR/.scalinglab-cuda-toolchain
+if [[ -d $TARGET_DIR/release && "$(cat "$STAMP" 2>/dev/null)" != "$PINS" ]]; then
+    log "$TARGET_DIR was built with another CUDA toolchain: cleaning candle-kernels and cudarc there"
+    cargo clean --release --target-dir "$TARGET_DIR" -p candle-kernels -p cudarc -q ||
+        die "cargo clean -p candle-kernels -p cudarc failed"
+fi
+log "cargo build --release --locked --features cuda --target-dir $TARGET_DIR (CUDA_COMPUTE_CAP=$CUDA_COMPUTE_CAP, CUDARC_CUDA_VERSION=$CUDARC_CUDA_VERSION)"
 tb=$SECONDS
 cargo build --release --locked --features cuda --target-dir "$TARGET_DIR" || die "cargo build --features cuda failed"
+echo "$PINS" >"$STAMP"
 log "build done in $((SECONDS - tb)) s"
 BIN=$TARGET_DIR/release/scalinglab
 [[ -x $BIN ]] || die "no binary at $BIN"
 
 # ---------------------------------------------------------------- 4. checks
-PASS=0
-FAIL=0
-SUMMARY=()
-ok() {
-    PASS=$((PASS + 1))
-    SUMMARY+=("PASS  $*")
-}
-bad() {
-    FAIL=$((FAIL + 1))
-    SUMMARY+=("FAIL  $*")
-}
-note() { SUMMARY+=("INFO  $*"); }
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 RUNLIB=$R/lib:$STUB_DIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
@@ -193,6 +261,39 @@ if readelf -d "$BIN" 2>/dev/null | grep -q 'NEEDED.*\[libcuda\.so\.1\]'; then
     ok "binary links libcuda.so.1 (a real --features cuda build)"
 else
     bad "binary does not link libcuda.so.1: the \`cuda\` feature did not reach candle"
+fi
+
+# (p) PTX ISA: every module candle-kernels compiled (its ptx.rs lists what the crate embeds), first
+# as files in its out dir, then as embedded in the binary: same count, none newer than MAX_PTX_ISA.
+# ptx_check NAME DESCRIPTION ARGS...: runs the checker, echoes its report, records PASS/FAIL
+ptx_check() {
+    local name=$1 what=$2
+    shift 2
+    set +e
+    "${PTXCHECK[@]}" "$@" >"$WORK/$name.out" 2>&1
+    rc=$?
+    set -e
+    sed "s|$ROOT/||; s/^/    /" "$WORK/$name.out" >&2
+    if [[ $rc -eq 0 ]]; then
+        ok "$what: $(sed -n 's/^PTX ISA check: PASS/PASS/p' "$WORK/$name.out")"
+    else
+        bad "$what: $(grep -m1 'FAIL: ' "$WORK/$name.out" | sed "s|$ROOT/||" | cut -c1-200)"
+    fi
+}
+PTXRS=$(ls -t "$TARGET_DIR"/release/build/candle-kernels-*/out/ptx.rs 2>/dev/null | head -n1 || true)
+if [[ -z $PTXRS ]]; then
+    bad "PTX ISA: no candle-kernels-*/out/ptx.rs under $TARGET_DIR/release/build (has candle's build changed?)"
+else
+    KOUT=$(dirname "$PTXRS")
+    mapfile -t PTXFILES < <(sed -nE 's|.*include_str!\(concat!\(env!\("OUT_DIR"\), "/([^"]+\.ptx)"\)\).*|'"$KOUT"'/\1|p' "$PTXRS")
+    NPTX=${#PTXFILES[@]}
+    if ((NPTX == 0)); then
+        bad "PTX ISA: $PTXRS embeds no .ptx file (has candle's build changed?)"
+    else
+        ptx_check ptxfiles "PTX ISA of the $NPTX .ptx files candle-kernels built" --expect-count "$NPTX" "${PTXFILES[@]}"
+        ptx_check ptxbin "PTX ISA of the $NPTX modules embedded in $BIN" --expect-count "$NPTX" "$BIN"
+        note "PTX targets and fat binary: $(grep -m1 "^$BIN:" "$WORK/ptxbin.out" | cut -d: -f2- | cut -c2-200)"
+    fi
 fi
 
 # (a) --version
@@ -246,7 +347,7 @@ set -e
 note "without the CUDA libs on the loader path: exit $rc ($(head -n1 "$WORK/nolib.err" | cut -c1-120))"
 
 echo
-echo "CUDA build check (CUDA $CUDA_TOOLKIT_VERSION, cudarc $CUDARC_VERSION, CUDA_COMPUTE_CAP=$CUDA_COMPUTE_CAP, $((SECONDS - T0)) s):"
+echo "CUDA build check (CUDA $CUDA_RELEASE wheels, nvcc $NVCC_VERSION, cudarc $CUDARC_VERSION as CUDA $CUDARC_CUDA_VERSION, CUDA_COMPUTE_CAP=$CUDA_COMPUTE_CAP; PTX limit $MAX_PTX_ISA for $OLDEST_DRIVER; $((SECONDS - T0)) s):"
 printf '  %s\n' "${SUMMARY[@]}"
 if ((FAIL > 0)); then
     echo "CUDA build check: FAIL ($FAIL failed, $PASS passed)"
