@@ -306,7 +306,10 @@ mod tests {
         let e = resolve_run(&load_config(&p3, &[]).unwrap().raw, &p3, &meta()).unwrap_err();
         assert!(crate::error::is_input_error(&e), "{e}");
         let e = e.to_string();
-        assert!(e.contains("[model] init = \"xavier\"") && e.contains("fan_in") && e.contains("c.toml"), "{e}");
+        assert!(
+            e.contains("[model] init = \"xavier\"") && e.contains("fan_in") && e.contains("c.toml"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -193,7 +193,8 @@ mod tests {
         use crate::model::InitScheme;
         for (c, l) in [(16, 2), (64, 3)] {
             let cfg = GptConfig { n_embd: c, n_layer: l, init: InitScheme::FanIn, ..GptConfig::tiny() };
-            let (sigma, gpt2) = (1.0 / (c as f64).sqrt(), GptConfig { n_embd: c, n_layer: l, ..GptConfig::tiny() });
+            let (sigma, gpt2) =
+                (1.0 / (c as f64).sqrt(), GptConfig { n_embd: c, n_layer: l, ..GptConfig::tiny() });
             for (s, g) in param_specs(&cfg).iter().zip(param_specs(&gpt2)) {
                 let proj = s.name.ends_with("c_proj.weight");
                 match (s.init, g.init) {
@@ -207,7 +208,8 @@ mod tests {
                 }
             }
             let specs = param_specs(&cfg);
-            let v = &init_values(&specs, 3)[specs.iter().position(|s| s.name == "h.0.mlp.c_fc.weight").unwrap()];
+            let v =
+                &init_values(&specs, 3)[specs.iter().position(|s| s.name == "h.0.mlp.c_fc.weight").unwrap()];
             let sd = (v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>() / v.len() as f64).sqrt();
             assert!((sd / sigma - 1.0).abs() < 0.1, "sample sd {sd} vs {sigma}");
         }

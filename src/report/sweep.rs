@@ -253,9 +253,11 @@ mod tests {
         let t = tempfile::tempdir().expect("tempdir");
         std::fs::write(t.path().join("manifest.json"), r#"{"train": {"tokens": 2000}}"#).expect("write");
         let prepared = serde_json::json!({"source": "prepared", "path": t.path().display().to_string()});
-        let gone = serde_json::json!({"source": "prepared", "path": t.path().join("gone").display().to_string()});
+        let gone =
+            serde_json::json!({"source": "prepared", "path": t.path().join("gone").display().to_string()});
         let run = |id: &str, d: u64, corpus: serde_json::Value| -> RunResult {
-            serde_json::from_value(super::super::synth::run_json(id, 1000, d, Some(3.0), "ok", corpus)).expect("run")
+            serde_json::from_value(super::super::synth::run_json(id, 1000, d, Some(3.0), "ok", corpus))
+                .expect("run")
         };
         let runs = [
             run("a", 500, prepared),

@@ -144,7 +144,8 @@ fn epoch_items(f: &SweepFacts) -> Vec<Item> {
     }
     let known: Vec<f64> = f.epochs.iter().filter_map(|(_, e)| e.known()).collect();
     if !known.is_empty() {
-        let (lo, hi) = known.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+        let (lo, hi) =
+            known.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
         let under = known.iter().filter(|&&x| x <= 1.0).count();
         items.push((
             Some(true),
