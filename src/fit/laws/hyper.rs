@@ -154,7 +154,7 @@ impl PowerLaw {
         )];
         for (name, v, c, pubd, why) in [
             ("p", self.p, self.p_ci95, published.p, "a single N"),
-            ("q", self.q, self.q_ci95, published.q, "a single D (one tuning budget)"),
+            ("q", self.q, self.q_ci95, published.q, "a single D, one tuning budget: c holds its D^q"),
         ] {
             out.push(match v {
                 Some(e) => {
@@ -243,10 +243,11 @@ mod tests {
 
     #[test]
     fn intervals_cover_the_truth_at_their_nominal_rate() {
-        // 400 noisy replicates (σ = 0.15 in ln lr, like a parabola vertex on a flat optimum):
-        // each 95% interval must cover its true value about 95% of the time. A wrong t
-        // quantile or standard error (say √(RSS/n) or a missing x̄ term in c's) moves this.
-        let (reps, (c, p, q)) = (400, (0.5, -0.6, 0.2));
+        // 1000 noisy replicates (σ = 0.15 in ln lr, like a parabola vertex on a flat optimum):
+        // each 95% interval must cover its true value about 95% of the time (±2.9 binomial
+        // sd). A wrong t quantile or standard error (say a normal quantile with 6 degrees of
+        // freedom, √(RSS/n), or a missing x̄ term in c's) moves a rate out of the band.
+        let (reps, (c, p, q)) = (1000, (0.5, -0.6, 0.2));
         let mut cover = [0usize; 3];
         let mut mean_p = 0.0;
         for seed in 0..reps {
@@ -259,7 +260,7 @@ mod tests {
         }
         for (name, k) in ["c", "p", "q"].iter().zip(cover) {
             let rate = k as f64 / reps as f64;
-            assert!((0.92..=0.98).contains(&rate), "{name} covered {rate}");
+            assert!((0.93..=0.97).contains(&rate), "{name} covered {rate}");
         }
         assert!((mean_p - p).abs() < 0.02, "unbiased: mean p {mean_p}");
     }

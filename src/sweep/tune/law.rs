@@ -22,7 +22,8 @@ use super::spec::Apply;
 impl TuneChoice {
     /// With `apply = "law"`: the learning rate of a run of `n` parameters whose law is read at
     /// `d` tokens, and its provenance; `longest_of` names the size when `d` is its longest
-    /// budget, shared by its WSD branches. `keys` are the other tuned keys (as `for_shape`).
+    /// budget, shared by its WSD branches. `base` is the shape's [`TuneChoice::for_shape`],
+    /// whose other tuned keys the run keeps. None unless `apply = "law"`.
     pub fn law_tuned(&self, base: &Tuned, n: u64, d: u64, longest_of: Option<&str>) -> Option<Tuned> {
         let law = self.law.as_ref().filter(|_| self.apply == Apply::Law)?;
         let lr = round_sig(law.lr.at(n as f64, d as f64), 4);

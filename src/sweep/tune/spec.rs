@@ -105,7 +105,26 @@ pub fn parse(cfg: &LoadedConfig) -> Result<Option<TuneSpec>> {
                 .collect(),
         ),
     };
-    let apply = match t.get("apply").map(|v| v.as_str()) {
+    let apply = apply_of(&f, t.get("apply"), &budgets)?;
+    let optimum = match t.get("optimum").map(|v| v.as_str()) {
+        None | Some(Some("trial")) => Optimum::Trial,
+        Some(Some("parabola")) => Optimum::Parabola,
+        Some(_) => input_bail!("{f}: [tune] optimum must be \"trial\" or \"parabola\""),
+    };
+    let axes = tuned_axes(&f, t)?;
+    let lr_count = match &lr {
+        Candidates::Factors(v) | Candidates::Absolute(v) => v.len(),
+    };
+    if lr_count * axes.iter().map(|a| a.1.len()).product::<usize>() < 2 {
+        input_bail!("{f}: [tune] tries only one setting per size; fix: give at least two learning rates");
+    }
+    Ok(Some(TuneSpec { tokens, budgets, law, lr, shapes, apply, optimum, axes }))
+}
+
+/// `[tune] apply`: "best" (default), "rule", or "law", which needs several budgets.
+fn apply_of(f: &str, v: Option<&toml::Value>, budgets: &[f64]) -> Result<Apply> {
+    let tokens = budgets.iter().copied().fold(0.0, f64::max);
+    Ok(match v.map(|v| v.as_str()) {
         None | Some(Some("best")) => Apply::Best,
         Some(Some("rule")) => Apply::Rule,
         Some(Some("law")) if budgets.len() < 2 => input_bail!(
@@ -120,20 +139,7 @@ pub fn parse(cfg: &LoadedConfig) -> Result<Option<TuneSpec>> {
             "{f}: [tune] apply must be \"best\", \"rule\" or \"law\"; fix: use one of them (README, \
              \"Tuning the learning rate per size\")"
         ),
-    };
-    let optimum = match t.get("optimum").map(|v| v.as_str()) {
-        None | Some(Some("trial")) => Optimum::Trial,
-        Some(Some("parabola")) => Optimum::Parabola,
-        Some(_) => input_bail!("{f}: [tune] optimum must be \"trial\" or \"parabola\""),
-    };
-    let axes = tuned_axes(&f, t)?;
-    let lr_count = match &lr {
-        Candidates::Factors(v) | Candidates::Absolute(v) => v.len(),
-    };
-    if lr_count * axes.iter().map(|a| a.1.len()).product::<usize>() < 2 {
-        input_bail!("{f}: [tune] tries only one setting per size; fix: give at least two learning rates");
-    }
-    Ok(Some(TuneSpec { tokens, budgets, law, lr, shapes, apply, optimum, axes }))
+    })
 }
 
 /// The tuning budgets of `[tune] tokens`, and whether it is a list (which turns on the law

@@ -33,15 +33,23 @@ fn config(tune: &str, sets: &[&str]) -> (tempfile::TempDir, LoadedConfig) {
     (dir, cfg)
 }
 
-/// Results whose loss is 3 + 0.2·(ln lr − ln η*(N, D))²: a parabola in ln lr with its vertex on
-/// the known law.
+/// The batch size (tokens per step) the synthetic losses prefer: B* = 2^3.5·D^0.5, 1024 at
+/// 8192 tokens and 2048 at 32768.
+fn batch_truth(d: u64) -> f64 {
+    2f64.powf(3.5) * (d as f64).sqrt()
+}
+
+/// Results whose loss is 3 + 0.2·(ln lr − ln η*(N, D))² + 0.1·(ln B − ln B*(D))²: a parabola in
+/// ln lr with its vertex on the known law, lowest at the batch size nearest B*.
 fn results(runs: &[GridRun]) -> Vec<RunResult> {
     runs.iter()
         .map(|r| {
             let mut res = crate::sweep::executor::failed_result("t", r, String::new());
             res.status = RunStatus::Ok;
             let opt = truth(count::params_total(&r.spec.model), r.spec.tokens);
-            res.final_val_loss = Some(3.0 + 0.2 * (r.spec.learning_rate / opt).ln().powi(2));
+            let b = (r.spec.batch_size * r.spec.model.block_size) as f64 / batch_truth(r.spec.tokens);
+            res.final_val_loss =
+                Some(3.0 + 0.2 * (r.spec.learning_rate / opt).ln().powi(2) + 0.1 * b.ln().powi(2));
             res
         })
         .collect()
@@ -77,8 +85,9 @@ fn two_budgets_fit_the_law_through_every_optimum() {
     let (p, q) = (law.lr.p.unwrap(), law.lr.q.unwrap());
     assert!((p + 0.5).abs() < 2e-3 && (q - 0.25).abs() < 2e-3, "{:?}", law.lr);
     assert!((law.lr.c / 0.05).ln().abs() < 0.05, "{:?}", law.lr);
+    // Optima rounded to 4 digits are nearly exact: a narrow interval around the estimate.
     let [lo, hi] = law.lr.p_ci95.unwrap();
-    assert!(lo <= -0.5 && -0.5 <= hi && hi - lo < 0.02, "{lo} {hi}");
+    assert!(lo < p && p < hi && hi - lo < 0.02, "{lo} {hi}");
     // `best` and the rule use the longest budget: 64x1 gets its own optimum at 32768 tokens.
     let best = c.for_shape(&crate::sweep::axes::Shape { n_embd: 64, n_layer: 1, n_head: None });
     let own = c.sizes.iter().find(|s| s.shape == "64x1" && s.tokens == Some(32768)).unwrap();
@@ -189,4 +198,26 @@ fn bad_budgets_and_law_requests_are_input_errors() {
         // The messages of this feature say how to fix it (the shared number check does not).
         assert!(msg.contains("fix") || want.contains("positive"), "{msg}");
     }
+}
+
+#[test]
+fn a_tuned_batch_size_gets_its_own_law() {
+    let (_d, cfg) = config(&format!("{TUNE}batch_size = [16, 32]\n"), &[]);
+    let t = tuned(&cfg);
+    assert_eq!(t.runs.len(), 60);
+    let law = t.choice.as_ref().unwrap().law.clone().unwrap();
+    // Each optimum's batch is the one nearest B*(D): 16 × 64 tokens at 8192, 32 × 64 at 32768.
+    for o in &law.optima {
+        assert_eq!(o.batch_tokens, Some(if o.d == 8192 { 1024 } else { 2048 }), "{o:?}");
+    }
+    let b = law.batch.as_ref().expect("a batch law");
+    assert!(b.p.unwrap().abs() < 1e-9 && (b.q.unwrap() - 0.5).abs() < 1e-9, "{b:?}");
+    assert!((b.c / 2f64.powf(3.5) - 1.0).abs() < 1e-9, "{b:?}");
+    // The learning-rate law is unchanged by the batch axis (the vertex at the best batch).
+    assert!((law.lr.p.unwrap() + 0.5).abs() < 2e-3, "{:?}", law.lr);
+    let summary = t.choice.as_ref().unwrap().summary().join("\n");
+    assert!(summary.contains("batch law: B* = ") && summary.contains("0.571"), "{summary}");
+    // Without a batch axis there is no batch law.
+    let (_e, plain) = config(TUNE, &[]);
+    assert!(tuned(&plain).choice.unwrap().law.unwrap().batch.is_none());
 }
