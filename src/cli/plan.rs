@@ -409,12 +409,13 @@ fn print_tune(s: &Shown, spec: &TuneSpec) {
     println!(
         "[tune]: {} runs at {} tokens, {:.3e} FLOPs (6ND){}; the main grid uses {}",
         s.trows.len(),
-        human(spec.tokens),
+        spec.budgets.iter().map(|d| human(*d)).collect::<Vec<_>>().join(", "),
         s.totals.tune_flops,
         s.totals.tune_secs.map(|x| format!(", {} of one process still to run", hms(x))).unwrap_or_default(),
         match spec.apply {
             tune::Apply::Best => "each tuned size's best learning rate (the fitted rule for the others)",
             tune::Apply::Rule => "the fitted learning-rate rule at every size",
+            tune::Apply::Law => "the fitted law lr*(N, D) at every run (WSD: each size's longest budget)",
         }
     );
     print_rows(&s.trows);

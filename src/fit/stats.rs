@@ -1,5 +1,6 @@
-//! Small statistics helpers: ordinary least squares with a t interval on the slope, a
-//! quadratic fit, R², quantiles and the 95% percentile interval.
+//! Small statistics helpers: ordinary least squares with a t interval on the slope (one
+//! predictor, or several with every coefficient's interval), a quadratic fit, R², quantiles and
+//! the 95% percentile interval.
 
 /// A fitted line y = intercept + slope·x.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -46,6 +47,100 @@ pub fn ols(x: &[f64], y: &[f64]) -> Option<LineFit> {
     let slope_se = if n > 2 { (sse / (n - 2) as f64 / sxx).sqrt() } else { f64::NAN };
     let r2 = if syy > 0.0 { 1.0 - sse / syy } else { 1.0 };
     Some(LineFit { slope, intercept, slope_se, r2, n })
+}
+
+/// A least-squares fit y = b₀ + b₁·x₁ + … + b_k·x_k with its standard errors.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Regression {
+    /// Coefficients, intercept first (k + 1 of them).
+    pub coef: Vec<f64>,
+    /// Their standard errors, intercept first (NaN with no residual degrees of freedom).
+    pub se: Vec<f64>,
+    /// Residual degrees of freedom, n − k − 1.
+    pub df: usize,
+    /// Coefficient of determination (1 when y is fitted exactly).
+    pub r2: f64,
+    /// Residual standard deviation √(RSS / df) (NaN when df = 0).
+    pub sigma: f64,
+}
+
+impl Regression {
+    /// 95% t interval of coefficient `j` (df degrees of freedom); `None` when df = 0.
+    pub fn ci95(&self, j: usize) -> Option<[f64; 2]> {
+        (self.df > 0 && self.se[j].is_finite()).then(|| {
+            let t = t975(self.df);
+            [self.coef[j] - t * self.se[j], self.coef[j] + t * self.se[j]]
+        })
+    }
+}
+
+/// Ordinary least squares of `y` on the predictor rows `x` (each row x₁..x_k, k ≥ 0) plus an
+/// intercept, with the textbook standard errors: Cov(b) = σ̂²·(XᵀX)⁻¹, σ̂² = RSS/(n − k − 1).
+/// The predictors are centred first (ln N ≈ 10, ln D ≈ 15 make XᵀX ill-conditioned), so the
+/// slopes come from the centred cross-products S and Var(b₀) = σ̂²·(1/n + x̄ᵀS⁻¹x̄). `None` with
+/// fewer than k + 1 points or collinear predictors.
+pub fn ols_multi(x: &[Vec<f64>], y: &[f64]) -> Option<Regression> {
+    let (n, k) = (y.len(), x.first().map_or(0, Vec::len));
+    if n < k + 1 || x.len() != n || x.iter().any(|r| r.len() != k) {
+        return None;
+    }
+    let my = y.iter().sum::<f64>() / n as f64;
+    let mx: Vec<f64> = (0..k).map(|j| x.iter().map(|r| r[j]).sum::<f64>() / n as f64).collect();
+    let mut s = vec![vec![0.0; k]; k];
+    let mut sy = vec![0.0; k];
+    for (r, yi) in x.iter().zip(y) {
+        for a in 0..k {
+            sy[a] += (r[a] - mx[a]) * (yi - my);
+            for b in 0..k {
+                s[a][b] += (r[a] - mx[a]) * (r[b] - mx[b]);
+            }
+        }
+    }
+    let inv = invert(s)?;
+    let slopes: Vec<f64> = (0..k).map(|a| (0..k).map(|b| inv[a][b] * sy[b]).sum()).collect();
+    let b0 = my - slopes.iter().zip(&mx).map(|(b, m)| b * m).sum::<f64>();
+    let fitted = |r: &Vec<f64>| b0 + slopes.iter().zip(r).map(|(b, v)| b * v).sum::<f64>();
+    let rss: f64 = x.iter().zip(y).map(|(r, yi)| (yi - fitted(r)).powi(2)).sum();
+    let tss: f64 = y.iter().map(|v| (v - my).powi(2)).sum();
+    let df = n - k - 1;
+    let s2 = if df > 0 { rss / df as f64 } else { f64::NAN };
+    let quad: f64 = (0..k).map(|a| (0..k).map(|b| mx[a] * inv[a][b] * mx[b]).sum::<f64>()).sum();
+    let mut se = vec![(s2 * (1.0 / n as f64 + quad)).sqrt()];
+    se.extend((0..k).map(|a| (s2 * inv[a][a]).sqrt()));
+    let mut coef = vec![b0];
+    coef.extend(slopes);
+    let r2 = if tss > 0.0 { 1.0 - rss / tss } else { 1.0 };
+    Some(Regression { coef, se, df, r2, sigma: s2.sqrt() })
+}
+
+/// The inverse of a small symmetric positive-definite matrix by Gauss–Jordan elimination with
+/// partial pivoting; `None` when it is singular (relative to its largest diagonal entry).
+fn invert(mut a: Vec<Vec<f64>>) -> Option<Vec<Vec<f64>>> {
+    let k = a.len();
+    let scale = a.iter().enumerate().map(|(i, r)| r[i].abs()).fold(0.0, f64::max);
+    let mut inv: Vec<Vec<f64>> =
+        (0..k).map(|i| (0..k).map(|j| f64::from(u8::from(i == j))).collect()).collect();
+    for col in 0..k {
+        let piv = (col..k).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
+        if a[piv][col].is_nan() || a[piv][col].abs() <= 1e-12 * scale {
+            return None;
+        }
+        a.swap(col, piv);
+        inv.swap(col, piv);
+        let d = a[col][col];
+        for j in 0..k {
+            a[col][j] /= d;
+            inv[col][j] /= d;
+        }
+        for r in (0..k).filter(|&r| r != col) {
+            let f = a[r][col];
+            for j in 0..k {
+                a[r][j] -= f * a[col][j];
+                inv[r][j] -= f * inv[col][j];
+            }
+        }
+    }
+    Some(inv)
 }
 
 /// Weighted least-squares slope of y on x with weights w (minimises Σ w·(y − c − s·x)²);
@@ -212,6 +307,39 @@ mod tests {
         let ci = f.slope_ci95().expect("4 points");
         assert!((ci[0] + 2.0).abs() < 1e-9 && (ci[1] + 2.0).abs() < 1e-9);
         assert!(ols(&[1.0, 1.0], &[2.0, 3.0]).is_none());
+    }
+
+    #[test]
+    fn ols_multi_recovers_a_plane_and_matches_the_line_fit() {
+        // y = 1.5 − 0.7·x₁ + 0.3·x₂ exactly: coefficients back, zero residual.
+        let x: Vec<Vec<f64>> = [(10.0, 13.0), (11.0, 13.0), (12.0, 14.0), (10.0, 15.0), (12.0, 15.5)]
+            .iter()
+            .map(|&(a, b)| vec![a, b])
+            .collect();
+        let y: Vec<f64> = x.iter().map(|r| 1.5 - 0.7 * r[0] + 0.3 * r[1]).collect();
+        let f = ols_multi(&x, &y).expect("fit");
+        for (got, want) in f.coef.iter().zip([1.5, -0.7, 0.3]) {
+            assert!((got - want).abs() < 1e-9, "{:?}", f.coef);
+        }
+        assert_eq!(f.df, 2);
+        assert!(f.se.iter().all(|s| s.abs() < 1e-6), "{:?}", f.se);
+        // One predictor: the same slope, intercept and slope SE as `ols`.
+        let (xs, ys) = ([1.0, 2.0, 3.0, 4.0, 5.0], [2.1, 3.9, 6.2, 7.8, 10.3]);
+        let line = ols(&xs, &ys).expect("line");
+        let rows: Vec<Vec<f64>> = xs.iter().map(|v| vec![*v]).collect();
+        let m = ols_multi(&rows, &ys).expect("fit");
+        assert!((m.coef[1] - line.slope).abs() < 1e-12 && (m.coef[0] - line.intercept).abs() < 1e-12);
+        assert!((m.se[1] - line.slope_se).abs() < 1e-12, "{} vs {}", m.se[1], line.slope_se);
+        assert_eq!(m.ci95(1), line.slope_ci95());
+        // The intercept's SE by hand: σ̂·√(1/n + x̄²/Sxx), x̄ = 3, Sxx = 10.
+        let s = (ys.iter().zip(&xs).map(|(y, x)| (y - line.intercept - line.slope * x).powi(2)).sum::<f64>()
+            / 3.0)
+            .sqrt();
+        assert!((m.se[0] - s * (0.2f64 + 0.9).sqrt()).abs() < 1e-12);
+        // Collinear predictors, or too few points: no fit.
+        let col: Vec<Vec<f64>> = xs.iter().map(|v| vec![*v, 2.0 * v]).collect();
+        assert!(ols_multi(&col, &ys).is_none());
+        assert!(ols_multi(&x[..2], &y[..2]).is_none());
     }
 
     #[test]

@@ -22,8 +22,9 @@ use anyhow::Result;
 
 use super::axes::{cartesian, describe, labels, list_of, positives, shapes_of, Combo, Shape};
 use super::cell::{Cells, GridRun, Layer, Origin};
-use super::tune::{TuneSpec, Tuned, Tuning};
+use super::tune::{Apply, TuneChoice, TuneSpec, Tuned, Tuning};
 use crate::config::resolve::TokensOf;
+use crate::config::spec::ScheduleKind;
 use crate::config::{LoadedConfig, RunSpec};
 use crate::error::input_err;
 use crate::input_bail;
@@ -141,13 +142,62 @@ fn expand_cells(
     let mut out = Expansion::default();
     for shape in &g.shapes {
         let tuned = choice.map(|c| c.for_shape(shape));
-        for budget in &g.budgets {
-            for combo in &g.combos {
-                out.cell(&mut cells, &g, shape, *budget, combo, tuned.as_ref())?;
-            }
+        let by_law = match (choice, &tuned) {
+            (Some(c), Some(base)) if c.apply == Apply::Law => law_cells(&mut cells, &g, shape, c, base),
+            _ => vec![],
+        };
+        let cell_budgets = g.budgets.iter().flat_map(|b| g.combos.iter().map(move |c| (b, c)));
+        for (i, (budget, combo)) in cell_budgets.enumerate() {
+            let t = by_law.get(i).cloned().flatten().or_else(|| tuned.clone());
+            out.cell(&mut cells, &g, shape, *budget, combo, t.as_ref())?;
         }
     }
     out.finish(&cells.f)
+}
+
+/// With `apply = "law"`: each cell of `shape` (budget × combo, in grid order) with the law's
+/// learning rate at its N and D, found by resolving the cell once without it; WSD cells all at
+/// the shape's longest D, so its branches share one stable phase (`tune::law`). A cell that
+/// does not resolve gets None (the rule's LR then, and the same error or skip as without).
+fn law_cells(
+    cells: &mut Cells,
+    g: &GridSpec,
+    shape: &Shape,
+    c: &TuneChoice,
+    base: &Tuned,
+) -> Vec<Option<Tuned>> {
+    let mut probe = Vec::new();
+    for budget in &g.budgets {
+        for combo in &g.combos {
+            let mut layers = vec![
+                Layer::Shape(shape),
+                Layer::Keys(combo, Origin::Axis("[grid]")),
+                Layer::Keys(&base.keys, Origin::Section("[tune]")),
+            ];
+            if let Budget::Tokens(d) = budget {
+                layers.push(Layer::Tokens(*d));
+            }
+            let spec = cells
+                .config(&layers)
+                .ok()
+                .and_then(|raw| cells.resolve(&raw, budget.sizer(g.nonembedding).as_deref()).ok());
+            let kept = spec
+                .filter(|s| !matches!(budget, Budget::Flops(_)) || g.d_range.is_none_or(|r| within(s, r)));
+            probe.push(
+                kept.map(|s| (count::params_total(&s.model), s.tokens, s.schedule == ScheduleKind::Wsd)),
+            );
+        }
+    }
+    let longest = probe.iter().flatten().filter(|x| x.2).map(|x| x.1).max();
+    let label = shape.label();
+    probe
+        .iter()
+        .map(|p| {
+            let (n, d, wsd) = (*p)?;
+            let (d, of) = if wsd { (longest?, Some(label.as_str())) } else { (d, None) };
+            c.law_tuned(base, n, d, of)
+        })
+        .collect()
 }
 
 impl GridSpec {

@@ -155,6 +155,7 @@ pub fn blocks(
     }
     out.push(Block::Heading(2, "Sweep".into()));
     out.extend(sweep_blocks(facts));
+    out.extend(super::hyper::tune_law_blocks(dir));
     per_columns(&mut out, "Compute-optimal allocation: N_opt ∝ C^a, D_opt ∝ C^b", &columns, |cols| {
         allocation_blocks(fit, cols)
     });

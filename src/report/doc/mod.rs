@@ -1,10 +1,11 @@
 //! The report as a list of blocks, rendered once to Markdown (report.md, figures linked) and
 //! once to a self-contained HTML page (report.html, figures inline as SVG), so both say the
 //! same thing with the same numbers. The blocks are assembled in reading order by [`content`]
-//! from the fitted-parameter tables ([`tables`]) and the sweep summary and validity checklist
-//! ([`sections`]).
+//! from the fitted-parameter tables ([`tables`]), the sweep summary and validity checklist
+//! ([`sections`]) and a `[tune]`'s learning-rate law ([`hyper`]).
 
 pub mod content;
+pub mod hyper;
 pub mod sections;
 pub mod tables;
 

@@ -1,5 +1,7 @@
 //! What the tuning's choice gives a main-grid shape (its learning rate, where that came from,
-//! the other tuned keys), and the choice in words for `sweep`, `plan` and the report.
+//! the other tuned keys), and the choice in words for `sweep`, `plan` and the report. With
+//! several tuning budgets, a size's best and the rule come from its longest budget; the law's
+//! learning rate per run is in `law`.
 
 use super::choice::{TuneChoice, TunedSize};
 use super::spec::Apply;
@@ -22,9 +24,9 @@ impl TuneChoice {
     pub fn for_shape(&self, shape: &Shape) -> Tuned {
         let label = shape.label();
         let width = shape.n_embd.max(1) as usize;
-        let own = self.sizes.iter().find(|s| s.shape == label);
+        let own = self.primary().find(|s| s.shape == label);
         let nearest = own.or_else(|| {
-            self.sizes.iter().min_by(|a, b| {
+            self.primary().min_by(|a, b| {
                 let d = |s: &TunedSize| (s.n_embd as f64 / width as f64).ln().abs();
                 d(a).total_cmp(&d(b))
             })
@@ -60,6 +62,7 @@ impl TuneChoice {
     pub fn summary(&self) -> Vec<String> {
         let mut out = Vec::new();
         for s in &self.sizes {
+            let at = s.tokens.map(|d| format!(", D {d}")).unwrap_or_default();
             let tried: Vec<String> = s
                 .trials
                 .iter()
@@ -74,7 +77,7 @@ impl TuneChoice {
                 })
                 .collect();
             out.push(format!(
-                "{:>8} (N {}): best lr {:.3e}{}; tried {}",
+                "{:>8} (N {}{at}): best lr {:.3e}{}; tried {}",
                 s.shape,
                 s.params_total,
                 s.best.learning_rate,
@@ -88,8 +91,20 @@ impl TuneChoice {
             match self.apply {
                 Apply::Best => "used for sizes not tuned",
                 Apply::Rule => "used for every size",
+                Apply::Law => "not used: the law is",
             }
         ));
+        if let Some(law) = &self.law {
+            let mut lines = law.lines();
+            if let Some(first) = lines.first_mut() {
+                first.push_str(if self.apply == Apply::Law {
+                    " (used for every run; WSD: each size's longest budget)"
+                } else {
+                    " (reported only; apply = \"law\" uses it)"
+                });
+            }
+            out.extend(lines);
+        }
         out
     }
 }

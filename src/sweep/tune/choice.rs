@@ -1,8 +1,9 @@
-//! The tuning's outcome: every trial, the best learning rate of each tuned size and the rule
-//! fitted through them ([`TuneChoice`], `RESULTS/tune.json`), a pure function of the tuning
-//! runs' results, so every sweep child and Slurm task recomputes the same choice.
+//! The tuning's outcome: every trial, the best learning rate of each tuned size (and budget),
+//! the rule fitted through them and, with several budgets, the law ([`TuneChoice`],
+//! `RESULTS/tune.json`), a pure function of the tuning runs' results, so every sweep child and
+//! Slurm task recomputes the same choice.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
@@ -11,6 +12,7 @@ use super::rule::{parabola_vertex, LrRule};
 use super::spec::{Apply, Candidates, Optimum, TuneSpec};
 use crate::config::LoadedConfig;
 use crate::error::input_err;
+use crate::fit::laws::hyper::{HyperLaw, Optimum as LawOptimum};
 use crate::input_bail;
 use crate::model::count;
 use crate::results::{write_json_atomic, ResultsDir, RunResult, RunStatus};
@@ -43,6 +45,10 @@ pub struct TunedSize {
     pub n_layer: usize,
     /// All parameters.
     pub params_total: u64,
+    /// With `tokens` a list: the tuning budget of these trials, as given (one entry per size
+    /// and budget then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<u64>,
     /// Every trial, in run order.
     pub trials: Vec<Trial>,
     /// The lowest final validation loss.
@@ -63,16 +69,31 @@ impl TunedSize {
 /// The outcome of the tuning (`RESULTS/tune.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TuneChoice {
-    /// Training tokens of each tuning run.
+    /// Training tokens of each tuning run (with several budgets: of the longest, the one
+    /// `best` and the rule use).
     pub tokens: u64,
-    /// Best or rule.
+    /// With `tokens` a list: every tuning budget, as given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub budgets: Vec<u64>,
+    /// Best, rule or law.
     pub apply: Apply,
-    /// Tuned sizes, in grid order.
+    /// Tuned sizes, in grid order (with several budgets: each size at each budget).
     pub sizes: Vec<TunedSize>,
-    /// The fitted LR-vs-width rule.
+    /// The fitted LR-vs-width rule (through the sizes at the longest budget).
     pub rule: LrRule,
+    /// With `tokens` a list: the law η* = c·N^p·D^q through every optimum (`tune::law`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub law: Option<HyperLaw>,
     /// Best values at the edge of the candidates, failed trials.
     pub warnings: Vec<String>,
+}
+
+impl TuneChoice {
+    /// The sizes the `best` choice and the rule use: those at the longest budget.
+    pub fn primary(&self) -> impl Iterator<Item = &TunedSize> {
+        let longest = self.budgets.iter().copied().max();
+        self.sizes.iter().filter(move |s| s.tokens.is_none() || s.tokens == longest)
+    }
 }
 
 /// The tuning outcome from the results of `runs` in `store`; None while any tuning run has
@@ -106,15 +127,67 @@ pub fn choose(
     for s in &mut sizes {
         pick_best(cfg, t, s, &mut warnings)?;
     }
-    let optima: Vec<(usize, f64)> = sizes.iter().map(|s| (s.n_embd, s.lr())).collect();
+    let budgets: Vec<u64> = if t.law { t.budgets.iter().map(|d| d.round() as u64).collect() } else { vec![] };
+    let longest = budgets.iter().copied().max();
+    let at_longest = |s: &TunedSize| s.tokens.is_none() || s.tokens == longest;
+    let optima: Vec<(usize, f64)> =
+        sizes.iter().filter(|s| at_longest(s)).map(|s| (s.n_embd, s.lr())).collect();
     let base_width = cfg.raw.train.lr_base_width.max(1) as usize;
+    let law = fit_law(cfg, t, &sizes, runs)?;
+    let tokens = runs.iter().find(|r| budget_of(t, r).is_none() || budget_of(t, r) == longest);
     Ok(TuneChoice {
-        tokens: runs.first().map(|r| r.spec.tokens).unwrap_or(0),
+        tokens: tokens.map(|r| r.spec.tokens).unwrap_or(0),
+        budgets,
         apply: t.apply,
         sizes,
         rule: LrRule::fit(&optima, base_width, &cfg.raw.train.lr_rule),
+        law,
         warnings,
     })
+}
+
+/// The law through every (size, budget) optimum of `sizes`, when `[tune] tokens` is a list.
+/// An error when `apply = "law"` and its exponents are not both identified.
+fn fit_law(
+    cfg: &LoadedConfig,
+    t: &TuneSpec,
+    sizes: &[TunedSize],
+    runs: &[GridRun],
+) -> Result<Option<HyperLaw>> {
+    if !t.law {
+        return Ok(None);
+    }
+    let by_id: HashMap<String, &GridRun> = runs.iter().map(|r| (r.spec.id(), r)).collect();
+    let tunes_batch = t.axes.iter().any(|(k, _)| k.rsplit('.').next() == Some("batch_size"));
+    let optima = sizes
+        .iter()
+        .filter_map(|s| {
+            let run = by_id.get(&s.best.id)?;
+            Some(LawOptimum {
+                shape: s.shape.clone(),
+                n: s.params_total,
+                d: run.spec.tokens,
+                lr: s.lr(),
+                batch_tokens: tunes_batch.then_some((run.spec.batch_size * run.spec.model.block_size) as u64),
+            })
+        })
+        .collect();
+    let law = HyperLaw::fit(optima);
+    if t.apply == Apply::Law && law.as_ref().is_none_or(|l| l.lr.p.is_none() || l.lr.q.is_none()) {
+        input_bail!(
+            "{}: [tune] apply = \"law\": the law's exponents on N and D are not both determined by the optima \
+             (see {}); fix: tune at least two sizes at two budgets, or use apply = \"rule\"",
+            cfg.path.display(),
+            crate::sweep::store::choice_path(cfg).display()
+        );
+    }
+    Ok(law)
+}
+
+/// A tuning run's budget as `[tune] tokens` gave it (its `tokens` label), with a list.
+fn budget_of(t: &TuneSpec, r: &GridRun) -> Option<u64> {
+    let label = r.axes.iter().find(|(k, _)| k == "tokens").filter(|_| t.law)?;
+    label.1.parse::<f64>().ok().map(|d| d.round() as u64)
 }
 
 /// The trials grouped by size (in run order), and a warning per trial that did not end ok.
@@ -144,13 +217,15 @@ fn trials_by_size(t: &TuneSpec, runs: &[GridRun], results: &[RunResult]) -> (Vec
                 trial.id, trial.learning_rate, trial.status
             ));
         }
-        match sizes.iter_mut().find(|s| s.shape == label) {
+        let tokens = budget_of(t, r);
+        match sizes.iter_mut().find(|s| s.shape == label && s.tokens == tokens) {
             Some(s) => s.trials.push(trial),
             None => sizes.push(TunedSize {
                 shape: label,
                 n_embd: m.n_embd,
                 n_layer: m.n_layer,
                 params_total: count::params_total(m),
+                tokens,
                 best: trial.clone(),
                 trials: vec![trial],
                 vertex: None,
@@ -173,7 +248,7 @@ fn pick_best(cfg: &LoadedConfig, t: &TuneSpec, s: &mut TunedSize, warnings: &mut
         input_bail!(
             "{f}: [tune] every tuning run of {} diverged or failed (see {}); fix: lower the learning rates \
              in [tune]",
-            s.shape,
+            s.tokens.map(|d| format!("{} at {d} tokens", s.shape)).unwrap_or_else(|| s.shape.clone()),
             tune_store(cfg).root.display()
         )
     };
@@ -183,7 +258,7 @@ fn pick_best(cfg: &LoadedConfig, t: &TuneSpec, s: &mut TunedSize, warnings: &mut
         warnings.push(format!(
             "{}: the best learning rate {:.3e} is the {} candidate: the optimum may lie outside; fix: \
              extend [tune] {}",
-            s.shape,
+            s.tokens.map(|d| format!("{} at {d} tokens", s.shape)).unwrap_or_else(|| s.shape.clone()),
             best.learning_rate,
             if best.learning_rate == lo { "lowest" } else { "highest" },
             match t.lr {

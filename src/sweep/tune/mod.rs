@@ -8,12 +8,13 @@
 //!
 //! ```toml
 //! [tune]
-//! tokens = 5e5                   # budget of every tuning run
+//! tokens = 5e5                   # budget of every tuning run, or a list: [1e5, 5e5] (law)
 //! lr_factors = [0.5, 1, 2]       # multiples of the [train] rule's LR at each size, or
 //! # learning_rate = [2e-3, 4e-3, 8e-3]   # absolute candidates
 //! shapes = ["32x1", "64x2"]      # optional: sizes to tune (default: every grid shape)
 //! apply = "best"                 # "best": tuned sizes use their best LR, others the rule;
-//!                                # "rule": every size uses the fitted rule
+//!                                # "rule": every size uses the fitted rule;
+//!                                # "law": every run uses η*(N, D) (tokens a list)
 //! optimum = "trial"              # "trial": a size's best LR is its lowest-loss trial;
 //!                                # "parabola": the vertex of a quadratic in ln lr
 //! beta2 = [0.95, 0.99]           # optional: any other [train]/[model] key, tuned jointly
@@ -32,6 +33,14 @@
 //! high-side winner can sit at the stability edge, where other seeds and budgets spike; the
 //! vertex uses every trial and leans away from the steep (unstable) side.
 //!
+//! `tokens` may be a list of budgets, e.g. `tokens = [1e6, 4e6]`: every tuned size is then tried
+//! at every budget, and besides the rule (fitted through the optima at the longest budget, which
+//! `best` also uses) the optimum of each (size, budget) goes into a law η* = c·N^p·D^q fitted by
+//! least squares in log space with 95% intervals — the form of Step Law (Li et al. 2025) — shown
+//! beside Step Law's exponents (`law`, [`crate::fit::laws::hyper`]). With one entry the law is
+//! η* = c·N^p (q is not identified). `apply = "law"` (at least two budgets and two sizes) trains
+//! every grid run at η*(N, D), WSD runs of one size all at its longest budget.
+//!
 //! The LR-vs-size rule is a least-squares line in log–log coordinates through the best LR of
 //! each tuned size: ln lr = ln c + k·ln(n_embd / lr_base_width), i.e. lr(w) = c·(w/w₀)^k. With
 //! a single tuned width the slope k comes from `[train] lr_rule` (0, −½ or −1) instead. Rule
@@ -40,16 +49,20 @@
 //!
 //! Files by job: `spec` parses the section, `runs` expands the tuning runs, `choice` reads
 //! their results into the choice (numbers in `rule`), `apply` gives a main-grid shape its tuned
-//! values, `phase` holds the whole phase for `sweep`, `plan`, `status` and the grid.
+//! values, `law` fits the law and gives a run its η*(N, D), `phase` holds the whole phase for
+//! `sweep`, `plan`, `status` and the grid.
 
 mod apply;
 mod choice;
+mod law;
 mod phase;
 mod rule;
 mod runs;
 mod spec;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_law;
 
 pub use apply::Tuned;
 pub use choice::{choose, load_choice, write_choice, Trial, TuneChoice, TunedSize};

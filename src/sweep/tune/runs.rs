@@ -1,14 +1,18 @@
-//! The tuning runs: tuned shapes (grid order) × other tuned axes × learning rates, each at
-//! `[tune] tokens` with `lr_rule = "none"` and its absolute learning rate. With `lr_factors`
-//! the candidates are multiples of the LR the `[train]` rule gives the size (its own run at the
-//! tuning budget, resolved first).
+//! The tuning runs: tuned shapes (grid order) × tuning budgets × other tuned axes × learning
+//! rates, each at its `[tune] tokens` budget with `lr_rule = "none"` and its absolute learning
+//! rate. With `lr_factors` the candidates are multiples of the LR the `[train]` rule gives the
+//! size (its own run at the tuning budget, resolved first), so every budget of a size tries the
+//! same LRs and, under WSD, a size's shorter tuning runs branch off its longest.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Result;
 
-use super::spec::{parse, Candidates, TuneSpec};
+use super::spec::{parse, Apply, Candidates, TuneSpec};
 use crate::config::LoadedConfig;
 use crate::error::input_err;
 use crate::input_bail;
+use crate::model::count;
 use crate::sweep::axes::{cartesian, labels, shapes_of, Shape};
 use crate::sweep::cell::{Cells, GridRun, Layer, Origin};
 
@@ -27,10 +31,10 @@ pub fn tune_runs(cfg: &LoadedConfig, t: &TuneSpec) -> Result<Vec<GridRun>> {
     let shapes = tuned_shapes(cfg, t, &cells.f)?;
     let combos = cartesian(&t.axes);
     let mut runs = Vec::new();
-    for shape in &shapes {
+    for (shape, &tokens) in shapes.iter().flat_map(|s| t.budgets.iter().map(move |d| (s, d))) {
         for combo in &combos {
             let base =
-                [Layer::Shape(shape), Layer::Keys(combo, Origin::Axis("[tune]")), Layer::Tokens(t.tokens)];
+                [Layer::Shape(shape), Layer::Keys(combo, Origin::Axis("[tune]")), Layer::Tokens(tokens)];
             let lrs: Vec<f64> = match &t.lr {
                 Candidates::Absolute(v) => v.clone(),
                 Candidates::Factors(fs) => {
@@ -48,13 +52,43 @@ pub fn tune_runs(cfg: &LoadedConfig, t: &TuneSpec) -> Result<Vec<GridRun>> {
                     )))
                 })?;
                 let mut axes = shape.axes();
+                if t.law {
+                    axes.push(("tokens".into(), format!("{tokens}")));
+                }
                 axes.extend(labels(combo));
                 axes.push(("learning_rate".into(), format!("{lr:.4e}")));
                 runs.push(GridRun { index: runs.len(), axes, spec });
             }
         }
     }
+    check_law_design(&cells.f, t, &runs)?;
     Ok(runs)
+}
+
+/// With several budgets, each must stay distinct after rounding to whole steps; with
+/// `apply = "law"`, at least two tuned sizes must differ in N (else the exponent on N is not
+/// identified and the law could not tell sizes apart).
+fn check_law_design(f: &str, t: &TuneSpec, runs: &[GridRun]) -> Result<()> {
+    let mut by_cell: BTreeMap<Vec<(String, String)>, BTreeSet<u64>> = BTreeMap::new();
+    for r in runs {
+        let cell = r.axes.iter().filter(|(k, _)| k != "tokens" && k != "learning_rate").cloned().collect();
+        by_cell.entry(cell).or_default().insert(r.spec.tokens);
+    }
+    if by_cell.values().any(|d| d.len() < t.budgets.len()) {
+        input_bail!(
+            "{f}: [tune] tokens {:?} round to fewer distinct budgets (whole steps of batch_size × block_size \
+             tokens); fix: space the budgets further apart",
+            t.budgets
+        );
+    }
+    let sizes: BTreeSet<u64> = runs.iter().map(|r| count::params_total(&r.spec.model)).collect();
+    if t.apply == Apply::Law && sizes.len() < 2 {
+        input_bail!(
+            "{f}: [tune] apply = \"law\" needs at least two tuned sizes with different N (the law's exponent on \
+             N); fix: tune two or more shapes ([tune] shapes), or use apply = \"best\""
+        );
+    }
+    Ok(())
 }
 
 /// The grid shapes `[tune] shapes` names (all of them without it), in grid order.

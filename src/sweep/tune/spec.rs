@@ -29,6 +29,8 @@ pub enum Apply {
     Best,
     /// The fitted rule at every size (smooths the jagged per-size optimum).
     Rule,
+    /// The fitted law η*(N, D) at every run (needs several tuning budgets; `tune::law`).
+    Law,
 }
 
 /// How a tuned size's best learning rate is read off its trials.
@@ -43,8 +45,12 @@ pub enum Optimum {
 /// A parsed `[tune]` section.
 #[derive(Debug, Clone)]
 pub struct TuneSpec {
-    /// Training tokens of every tuning run.
+    /// Training tokens of the tuning runs: the longest budget (the one `best` and `rule` use).
     pub tokens: f64,
+    /// Every tuning budget, as given (one unless `tokens` is a list).
+    pub budgets: Vec<f64>,
+    /// `tokens` is a list: fit the law η* = c·N^p·D^q through the optima (`tune::law`).
+    pub law: bool,
     /// Learning-rate candidates.
     pub lr: Candidates,
     /// Shape labels to tune (None: all grid shapes).
@@ -70,12 +76,8 @@ impl TuneSpec {
 pub fn parse(cfg: &LoadedConfig) -> Result<Option<TuneSpec>> {
     let Some(t) = &cfg.raw.tune else { return Ok(None) };
     let f = cfg.path.display().to_string();
-    let tokens = match t.get("tokens") {
-        Some(v) => positive(&f, "tune", "tokens", v)?,
-        None => {
-            input_bail!("{f}: [tune] needs `tokens`, the budget of each tuning run; fix: e.g. tokens = 5e5")
-        }
-    };
+    let (budgets, law) = budgets(&f, t.get("tokens"))?;
+    let tokens = budgets.iter().copied().fold(0.0, f64::max);
     let nums =
         |k: &str| -> Result<Option<Vec<f64>>> { t.get(k).map(|v| positives(&f, "tune", k, v)).transpose() };
     // Any other key is a tuned config key: an unknown one (a typo of a control key included) is
@@ -103,11 +105,7 @@ pub fn parse(cfg: &LoadedConfig) -> Result<Option<TuneSpec>> {
                 .collect(),
         ),
     };
-    let apply = match t.get("apply").map(|v| v.as_str()) {
-        None | Some(Some("best")) => Apply::Best,
-        Some(Some("rule")) => Apply::Rule,
-        Some(_) => input_bail!("{f}: [tune] apply must be \"best\" or \"rule\""),
-    };
+    let apply = apply_of(&f, t.get("apply"), &budgets)?;
     let optimum = match t.get("optimum").map(|v| v.as_str()) {
         None | Some(Some("trial")) => Optimum::Trial,
         Some(Some("parabola")) => Optimum::Parabola,
@@ -120,7 +118,48 @@ pub fn parse(cfg: &LoadedConfig) -> Result<Option<TuneSpec>> {
     if lr_count * axes.iter().map(|a| a.1.len()).product::<usize>() < 2 {
         input_bail!("{f}: [tune] tries only one setting per size; fix: give at least two learning rates");
     }
-    Ok(Some(TuneSpec { tokens, lr, shapes, apply, optimum, axes }))
+    Ok(Some(TuneSpec { tokens, budgets, law, lr, shapes, apply, optimum, axes }))
+}
+
+/// `[tune] apply`: "best" (default), "rule", or "law", which needs several budgets.
+fn apply_of(f: &str, v: Option<&toml::Value>, budgets: &[f64]) -> Result<Apply> {
+    let tokens = budgets.iter().copied().fold(0.0, f64::max);
+    Ok(match v.map(|v| v.as_str()) {
+        None | Some(Some("best")) => Apply::Best,
+        Some(Some("rule")) => Apply::Rule,
+        Some(Some("law")) if budgets.len() < 2 => input_bail!(
+            "{f}: [tune] apply = \"law\" needs at least two tuning budgets: with one, the law's exponent on D \
+             is not identified and every run would get the one budget's optimum; fix: list the budgets, e.g. \
+             tokens = [{:.0e}, {:.0e}], or use apply = \"rule\"",
+            tokens / 4.0,
+            tokens
+        ),
+        Some(Some("law")) => Apply::Law,
+        Some(_) => input_bail!(
+            "{f}: [tune] apply must be \"best\", \"rule\" or \"law\"; fix: use one of them (README, \
+             \"Tuning the learning rate per size\")"
+        ),
+    })
+}
+
+/// The tuning budgets of `[tune] tokens`, and whether it is a list (which turns on the law
+/// fit). A list must hold distinct positive budgets; one entry fits the law in N only.
+fn budgets(f: &str, v: Option<&toml::Value>) -> Result<(Vec<f64>, bool)> {
+    match v {
+        None => {
+            input_bail!("{f}: [tune] needs `tokens`, the budget of each tuning run; fix: e.g. tokens = 5e5")
+        }
+        Some(v @ toml::Value::Array(_)) => {
+            let b = positives(f, "tune", "tokens", v)?;
+            for (i, x) in b.iter().enumerate() {
+                if b[..i].contains(x) {
+                    input_bail!("{f}: [tune] tokens lists {x} twice; fix: give each tuning budget once");
+                }
+            }
+            Ok((b, true))
+        }
+        Some(v) => Ok((vec![positive(f, "tune", "tokens", v)?], false)),
+    }
 }
 
 /// The tuned keys other than the learning rate, sorted by key; none may set the size, the
