@@ -78,7 +78,12 @@ fn write(dir: &Path, sw: &Sweep) {
                 for s in eval_steps(sw, steps) {
                     let t = (s * PER_STEP) as f64;
                     let stable = sw.schedule == "wsd" && s <= sc;
-                    let key = if stable { i as u64 * 1_000_003 + seed * 7_919 + s } else { (i as u64) << 40 ^ steps << 20 ^ seed << 16 ^ s };
+                    // A stable-phase evaluation is the same in every run of (size, seed) that has it.
+                    let key = if stable {
+                        i as u64 * 1_000_003 + seed * 7_919 + s
+                    } else {
+                        ((i as u64) << 40) | (steps << 20) | (seed << 16) | s
+                    };
                     let shift = if stable { sw.stable_shift } else { 0.0 };
                     let loss = (law.loss(n as f64, t) + shift) * jitter(sw.noise, key);
                     let line = json!({"step": s, "tokens": s * PER_STEP, "lr": 0.003, "train_loss": loss, "val_loss": loss, "seconds": 1.0});
