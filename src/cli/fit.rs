@@ -10,7 +10,7 @@ use anyhow::Result;
 use crate::fit::input::source::{FlopsConvention, ParamsConvention};
 use crate::fit::laws::allocation::ISOFLOP_GAP;
 use crate::fit::laws::approach3::Starts;
-use crate::fit::schema::CurvePoints;
+use crate::fit::schema::{A3Points, CurvePoints};
 use crate::fit::{run_fit, FitRequest};
 
 /// Starting grid for Approach 3 (command-line names).
@@ -92,6 +92,12 @@ impl From<CurvePointsArg> for CurvePoints {
     }
 }
 
+/// `--a3-points` (for `fit` and `report`): the library's parser, so the names and the error
+/// messages (what is wrong, and the fix) are the library's.
+pub fn parse_a3_points(s: &str) -> std::result::Result<A3Points, String> {
+    A3Points::parse(s)
+}
+
 /// Arguments of `scalinglab fit`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct FitArgs {
@@ -116,6 +122,13 @@ pub struct FitArgs {
     /// Training-curve points for Approach 1: auto (all for cosine/constant, final for wsd), all, final.
     #[arg(long, value_name = "WHICH", value_enum, default_value = "auto")]
     pub curve_points: CurvePointsArg,
+    /// Points Approach 3 is fitted on: final (each run's final loss), annealed (the final points of
+    /// runs whose LR decays: cosine, wsd), curve[:F] (also every evaluation at ≥ F of its run's
+    /// tokens, F default 0.5; the bootstrap then resamples whole runs) or curve-annealing[:F] (only
+    /// the evaluations where the LR was already decaying: no WSD stable phase, no warmup). Curve
+    /// points come from the periodic eval, on fewer validation windows, so they are noisier.
+    #[arg(long, value_name = "POINTS", default_value = "final", value_parser = parse_a3_points)]
+    pub a3_points: A3Points,
     /// Bootstrap replicates for 95% intervals (0 = none; 200 is a good choice).
     #[arg(long, value_name = "K", default_value_t = 0)]
     pub bootstrap: usize,
@@ -189,6 +202,7 @@ impl FitArgs {
             allow_mixed: self.allow_mixed,
             overwrite: self.overwrite,
             e_floor: self.e_floor.clone(),
+            a3_points: self.a3_points,
         }
     }
 }

@@ -17,6 +17,8 @@ mod sweep;
 mod train;
 
 #[cfg(test)]
+mod tests_a3_points;
+#[cfg(test)]
 mod tests_fit;
 
 use std::process::ExitCode;

@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use super::fit::StartsArg;
+use super::fit::{parse_a3_points, StartsArg};
+use crate::fit::schema::A3Points;
 use crate::report::{run_report, ReportOptions};
 
 /// Arguments of `scalinglab report`.
@@ -37,6 +38,11 @@ pub struct ReportArgs {
     /// When fitting: lower bound on E, nats/token or `runs` (see `scalinglab fit --e-floor`).
     #[arg(long, value_name = "NATS|runs")]
     pub e_floor: Option<String>,
+    /// When fitting: the points Approach 3 is fitted on, final, annealed, curve[:F] or
+    /// curve-annealing[:F] (see `scalinglab fit --a3-points`) [default: final]. Given with an
+    /// existing fit.json made otherwise, the report fits again.
+    #[arg(long, value_name = "POINTS", value_parser = parse_a3_points)]
+    pub a3_points: Option<A3Points>,
 }
 
 impl ReportArgs {
@@ -51,6 +57,7 @@ impl ReportArgs {
             starts: self.starts.map(Into::into),
             seed: self.seed,
             e_floor: self.e_floor.clone(),
+            a3_points: self.a3_points,
         }
     }
 }

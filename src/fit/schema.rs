@@ -17,6 +17,7 @@ use super::lossless;
 use crate::error::input_err;
 
 pub use super::estimate::Estimate;
+pub use super::input::a3_points::{A3Data, A3Points};
 pub use super::input::data::{CellNoise, Excluded, SeedNoise};
 pub use super::input::source::{FlopsConvention, ParamsConvention};
 pub use super::laws::allocation::{AllocationReport, CurvePoints, OptimumPoint};
@@ -94,6 +95,9 @@ pub struct Conventions {
     /// `--allow-mixed`: runs of differing settings were pooled on request (absent: they agree).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub allow_mixed: bool,
+    /// `--a3-points`: the points Approach 3 is fitted on (absent: each run's final point).
+    #[serde(default, skip_serializing_if = "A3Points::is_final")]
+    pub a3_points: A3Points,
 }
 
 /// One observation with its fitted value.
@@ -172,6 +176,9 @@ pub struct Approach3Report {
     pub bootstrap: Option<BootstrapInfo>,
     /// Bootstrap refits (for `predict` intervals), when run.
     pub bootstrap_laws: Vec<ChinchillaLaw>,
+    /// What the fit used, when not each run's final point (`--a3-points`; absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<A3Data>,
 }
 
 /// A Kaplan et al. (2020) power law.

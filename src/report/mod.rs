@@ -41,7 +41,7 @@ use crate::error::input_err;
 use crate::fit::input::source::ParamsConvention;
 use crate::fit::laws::approach3::Starts;
 use crate::fit::schema::read_report;
-use crate::fit::schema::FitReport;
+use crate::fit::schema::{A3Points, FitReport};
 use crate::fit::{fit_report, FitRequest};
 use crate::results::{write_atomic, ResultsDir};
 
@@ -69,6 +69,8 @@ pub struct ReportOptions {
     pub seed: Option<u64>,
     /// Lower bound on E when fitting, nats/token or `runs`.
     pub e_floor: Option<String>,
+    /// The points Approach 3 is fitted on when fitting (default each run's final point).
+    pub a3_points: Option<A3Points>,
 }
 
 /// The fitting flags a report was given that an existing fit was not made with.
@@ -90,6 +92,9 @@ fn differs_from(args: &ReportOptions, fit: &FitReport) -> Vec<String> {
     }
     if args.e_floor.is_some() && c.e_floor.is_none() {
         d.push("--e-floor (fit.json: none)".into());
+    }
+    if let Some(p) = args.a3_points.filter(|p| *p != c.a3_points) {
+        d.push(format!("--a3-points {} (fit.json: {})", p.name(), c.a3_points.name()));
     }
     d
 }
@@ -143,6 +148,7 @@ pub fn run_report(args: &ReportOptions) -> Result<()> {
             fa.starts = args.starts.unwrap_or(Starts::Full);
             fa.seed = args.seed.unwrap_or(0);
             fa.e_floor = args.e_floor.clone();
+            fa.a3_points = args.a3_points.unwrap_or_default();
             // Asked for by the report's own flags (or --refit), so it replaces fit.json.
             fa.overwrite = true;
             // The report is formatted from the same values fit_report just wrote to fit.json.
@@ -177,6 +183,7 @@ pub fn other_convention(dir: &Path, fit: &FitReport, out: &Path) -> std::result:
     fa.reference_flops = c.reference_flops;
     fa.e_floor = c.e_floor.map(|x| x.to_string());
     fa.starts = Starts::of_count(c.starts);
+    fa.a3_points = c.a3_points;
     eprintln!("fitting again with N = {} parameters for the side-by-side comparison ...", other.name());
     fit_report(&fa).map(|(r, _)| r).map_err(|e| format!("{e:#}"))
 }

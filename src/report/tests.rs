@@ -218,6 +218,7 @@ fn figures_without_data_are_skipped_with_a_note() {
         starts: None,
         seed: None,
         e_floor: None,
+        a3_points: None,
     };
     run_report(&args).expect("report from fit.json");
     let after = std::fs::metadata(t.path().join("fit.json")).expect("fit.json").modified().expect("mtime");
@@ -244,6 +245,7 @@ fn bad_input_is_an_input_error() {
         starts: None,
         seed: None,
         e_floor: None,
+        a3_points: None,
     };
     let e = run_report(&args(t.path().join("missing"))).expect_err("missing folder");
     assert!(crate::error::is_input_error(&e) && e.to_string().contains("missing"), "{e}");

@@ -329,6 +329,7 @@ mod tests {
             residuals: vec![],
             bootstrap: None,
             bootstrap_laws: boot,
+            data: None,
         }
     }
 

@@ -67,6 +67,9 @@ pub struct RunCurve {
     pub points: Vec<(f64, f64)>,
     /// Group value (`--group-by`).
     pub group: Option<String>,
+    /// Tokens after which the weights have seen a decayed LR ([`annealing_from`]); `None`
+    /// when the LR never decays (constant) or the spec does not say.
+    pub annealing_from: Option<f64>,
 }
 
 /// Everything read from a results folder.
@@ -88,6 +91,26 @@ fn spec_string(r: &RunResult, key: &str) -> Option<String> {
         serde_json::Value::String(s) => Some(s.clone()),
         v => Some(v.to_string()),
     }
+}
+
+/// Tokens after which a run's weights have seen a decayed LR: a curve point at t tokens is
+/// annealing when t > this. Cosine: the first update below the peak is step W + 1 (W =
+/// `warmup_steps`; `train::schedule`), so W + 1 steps; WSD: the cooldown start s_c
+/// (`config::spec::wsd_cooldown_start`), whose update is the first below the peak. `None` for
+/// constant LR, an unknown schedule or a spec without `max_steps` (or, for WSD,
+/// `cooldown_fraction`).
+pub fn annealing_from(r: &RunResult) -> Option<f64> {
+    let steps = r.spec.get("max_steps").and_then(|v| v.as_u64()).filter(|s| *s > 0)?;
+    let warmup = r.spec.get("warmup_steps").and_then(|v| v.as_u64()).unwrap_or(0);
+    let start = match spec_string(r, "schedule")?.as_str() {
+        "cosine" => warmup + 1,
+        "wsd" => {
+            let f = r.spec.get("cooldown_fraction").and_then(|v| v.as_f64())?;
+            crate::config::spec::wsd_cooldown_start(steps, warmup, f)
+        }
+        _ => return None,
+    };
+    Some(start as f64 * r.tokens as f64 / steps as f64)
 }
 
 /// Converts one run under the conventions; `Err(reason)` when it must be excluded.
@@ -268,6 +291,7 @@ pub fn load_results(
         .filter(|r| out.points.iter().any(|p| p.id == r.id))
         .filter_map(|r| r.corpus_entropy_floor)
         .reduce(f64::max);
+    let by_run: BTreeMap<&str, &RunResult> = runs.iter().map(|r| (r.id.as_str(), r)).collect();
     for p in &out.points {
         let curve = rd.load_curve(&p.id)?;
         let pts: Vec<(f64, f64)> = curve
@@ -283,6 +307,7 @@ pub fn load_results(
                 schedule: p.schedule.clone(),
                 points: pts,
                 group: p.group.clone(),
+                annealing_from: by_run.get(p.id.as_str()).and_then(|r| annealing_from(r)),
             });
         }
     }
@@ -342,6 +367,23 @@ pub(crate) mod tests {
         let nan = run("d", 2, 3, Some(f64::NAN), RunStatus::Ok);
         assert!(run_point(&nan, ParamsConvention::Total, FlopsConvention::SixNd, None).is_err());
         assert!(run_point(&ok, ParamsConvention::Total, FlopsConvention::SixNd, Some("nope")).is_err());
+    }
+
+    /// Cosine anneals from step W + 1, WSD from its cooldown start; constant never (issue #21).
+    #[test]
+    fn annealing_starts_where_the_lr_first_decays() {
+        let mut r = run("a", 1000, 100 * 1024, Some(3.0), RunStatus::Ok);
+        r.spec.insert("cooldown_fraction".into(), serde_json::json!(0.2));
+        r.spec.insert("max_steps".into(), serde_json::json!(100));
+        r.spec.insert("warmup_steps".into(), serde_json::json!(10));
+        assert_eq!(annealing_from(&r), Some(11.0 * 1024.0), "cosine: after step W + 1");
+        r.spec.insert("schedule".into(), serde_json::json!("wsd"));
+        assert_eq!(annealing_from(&r), Some(80.0 * 1024.0), "wsd: after s_c = 100 − 20");
+        r.spec.insert("schedule".into(), serde_json::json!("constant"));
+        assert_eq!(annealing_from(&r), None);
+        r.spec.insert("schedule".into(), serde_json::json!("wsd"));
+        r.spec.remove("cooldown_fraction");
+        assert_eq!(annealing_from(&r), None, "no cooldown_fraction: unknown");
     }
 
     #[test]

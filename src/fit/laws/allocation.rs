@@ -406,6 +406,7 @@ mod tests {
                     schedule: Some("constant".into()),
                     points: pts,
                     group: None,
+                    annealing_from: None,
                 }
             })
             .collect();
@@ -430,6 +431,7 @@ mod tests {
             schedule: Some("wsd".into()),
             points: vec![(1e8, 4.0), (2e8, 3.0)],
             group: None,
+            annealing_from: None,
         };
         let (s, _) = curve_samples(std::slice::from_ref(&rc), CurvePoints::Auto);
         assert_eq!(s.len(), 1);

@@ -6,7 +6,8 @@
 use anyhow::Result;
 
 use crate::fit::estimate::{estimate, Estimate};
-use crate::fit::input::data::{cell_obs, Cell};
+use crate::fit::input::a3_points::RunsSample;
+use crate::fit::input::data::{cell_obs, make_cells, Cell, Obs, RunPoint};
 use crate::fit::law::ChinchillaLaw;
 use crate::fit::laws::approach3::{fit_approach3, Approach3Fit, Approach3Options};
 use crate::fit::laws::kaplan::{fit_kaplan, KaplanFit, KaplanForm};
@@ -14,8 +15,10 @@ use crate::fit::schema::{Approach3Report, BootstrapInfo, FitQuality, PowerLawRep
 use crate::fit::solve::multistart::FitOptions;
 use crate::fit::solve::objective::LogData;
 use crate::fit::stats::r2;
-use crate::fit::uncertainty::bootstrap::{bootstrap_approach3, bootstrap_with, BootstrapOptions};
-use crate::fit::uncertainty::design::Design;
+use crate::fit::uncertainty::bootstrap::{
+    bootstrap_approach3, bootstrap_runs_approach3, bootstrap_with, BootstrapOptions,
+};
+use crate::fit::uncertainty::design::{design, Design};
 use crate::fit::uncertainty::profile::flat_profiles;
 
 fn quality(obs: &[f64], pred: &[f64]) -> FitQuality {
@@ -60,13 +63,56 @@ pub fn approach3_report(
 ) -> Result<(Approach3Report, Approach3Fit)> {
     let obs = cell_obs(cells);
     let fit = fit_approach3(&obs, a3)?;
-    let data = LogData::from_obs(&obs);
     let laws: Vec<ChinchillaLaw> =
         if boot.reps > 0 { bootstrap_approach3(cells, &fit, &a3.fit, boot) } else { Vec::new() };
-    let profiles = flat_profiles(&data, &fit, &a3.fit);
+    let info = bootstrap_info(cells, boot, laws.len());
+    let report = assemble(&obs, cells, des, a3, c_ref, &fit, (laws, info));
+    Ok((report, fit))
+}
+
+/// Approach 3 report on training-curve points (`fit --a3-points curve:F`): every point an
+/// observation, the bootstrap over whole runs, the verdicts from the design of the points'
+/// cells; tokens per parameter at `c_ref` FLOPs.
+pub fn approach3_report_runs(
+    sample: &RunsSample,
+    a3: &Approach3Options,
+    boot: &BootstrapOptions,
+    c_ref: f64,
+) -> Result<(Approach3Report, Approach3Fit)> {
+    let obs: Vec<Obs> = sample.points.iter().map(|p| Obs::new(p.n, p.d, p.loss)).collect();
+    let cells = make_cells(&sample.points);
+    let fit = fit_approach3(&obs, a3)?;
+    let runs: Vec<Vec<Obs>> = sample.runs.iter().map(|r| r.iter().map(|&i| obs[i]).collect()).collect();
+    let laws: Vec<ChinchillaLaw> =
+        if boot.reps > 0 { bootstrap_runs_approach3(&runs, &fit, &a3.fit, boot) } else { Vec::new() };
+    // Seeds are replicated when two runs end at the same (N, D).
+    let finals: Vec<RunPoint> = sample.runs.iter().filter_map(|r| r.last().map(|&i| sample.points[i].clone())).collect();
+    let info = (boot.reps > 0).then(|| BootstrapInfo {
+        reps: boot.reps,
+        converged: laws.len(),
+        resampling: "whole runs (all their curve points) with replacement".into(),
+        includes_seed_noise: make_cells(&finals).iter().any(|c| c.losses.len() > 1),
+    });
+    let mut report = assemble(&obs, &cells, &design(&cells), a3, c_ref, &fit, (laws, info));
+    report.data = Some(sample.data.clone());
+    Ok((report, fit))
+}
+
+/// The report of a fitted law `fit` on observations `obs` (grouped as `cells` for the
+/// residuals) with its bootstrap: the refits and what was resampled.
+fn assemble(
+    obs: &[Obs],
+    cells: &[Cell],
+    des: &Design,
+    a3: &Approach3Options,
+    c_ref: f64,
+    fit: &Approach3Fit,
+    (laws, bootstrap): (Vec<ChinchillaLaw>, Option<BootstrapInfo>),
+) -> Approach3Report {
+    let profiles = flat_profiles(&LogData::from_obs(obs), fit, &a3.fit);
     let (params, derived) = approach3_estimates(&fit.law, &laws, des, &profiles, c_ref);
     let res = residuals(cells, |c| fit.law.loss(c.n, c.d));
-    let report = Approach3Report {
+    Approach3Report {
         form: "L = E + A/N^alpha + B/D^beta".into(),
         law: fit.law,
         params,
@@ -76,10 +122,10 @@ pub fn approach3_report(
         converged_starts: fit.converged_starts,
         quality: quality_of(&res),
         residuals: res,
-        bootstrap: bootstrap_info(cells, boot, laws.len()),
+        bootstrap,
         bootstrap_laws: laws,
-    };
-    Ok((report, fit))
+        data: None,
+    }
 }
 
 /// E, A, B, α, β and the derived a, b, G and tokens per parameter at `c_ref`, each with the

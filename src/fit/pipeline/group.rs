@@ -5,8 +5,9 @@
 
 use anyhow::Result;
 
-use super::estimates::{approach3_report, kaplan_reports};
+use super::estimates::{approach3_report, approach3_report_runs, kaplan_reports};
 use crate::fit::forecast::holdout::holdout;
+use crate::fit::input::a3_points::{annealed_points, checkpoint_sample, curve_sample, A3Points};
 use crate::fit::input::data::{make_cells, seed_noise, Cell, RunPoint, SeedNoise};
 use crate::fit::input::source::{ParamsConvention, RunCurve};
 use crate::fit::laws::allocation::{
@@ -14,10 +15,10 @@ use crate::fit::laws::allocation::{
 };
 use crate::fit::laws::approach3::Approach3Options;
 use crate::fit::laws::constrained::constrained_report;
-use crate::fit::schema::GroupReport;
+use crate::fit::schema::{Approach3Report, GroupReport};
 use crate::fit::uncertainty::agreement::{agreement, Context};
 use crate::fit::uncertainty::bootstrap::BootstrapOptions;
-use crate::fit::uncertainty::design::design;
+use crate::fit::uncertainty::design::{design, Design};
 
 /// Settings for [`fit_group`].
 #[derive(Debug, Clone)]
@@ -38,6 +39,8 @@ pub struct PipelineOptions {
     pub reference_flops: Option<f64>,
     /// N convention of the points (named in the approach-agreement reasons).
     pub params: ParamsConvention,
+    /// The points Approach 3 is fitted on (`--a3-points`).
+    pub a3_points: A3Points,
 }
 
 impl Default for PipelineOptions {
@@ -51,13 +54,15 @@ impl Default for PipelineOptions {
             holdout_top: 0,
             reference_flops: None,
             params: ParamsConvention::Total,
+            a3_points: A3Points::Final,
         }
     }
 }
 
-/// What the intervals of a group include, given its seed noise.
-fn interval_note(noise: Option<&SeedNoise>) -> String {
-    match noise {
+/// What the intervals of a group include, given its seed noise (and, when Approach 3 was
+/// fitted on curve points, that its bootstrap resampled runs).
+fn interval_note(noise: Option<&SeedNoise>, a3: &Approach3Report) -> String {
+    let note = match noise {
         Some(n) => format!(
             "seeds replicated in {} cells (pooled run-to-run SD {:.4} nats): fits use cell means and the bootstrap \
              resamples whole cells with their seeds, so intervals include seed noise",
@@ -65,7 +70,44 @@ fn interval_note(noise: Option<&SeedNoise>) -> String {
             n.pooled_sd
         ),
         None => "one seed per cell: intervals exclude seed-to-seed noise (it cannot be separated from lack of fit)".into(),
+    };
+    match &a3.data {
+        Some(d) if d.bootstrap_unit == "runs" => format!(
+            "{note}; Approach 3, fitted on curve points, resamples whole runs (each with all its points) instead"
+        ),
+        _ => note,
     }
+}
+
+/// Approach 3 on the points `opts.a3_points` asks for: the group's cells (final points, the
+/// default), the cells of the runs that anneal, or the runs' curve points with the bootstrap
+/// over whole runs. The design and the interval note are the final points' either way.
+fn approach3_of(
+    cells: &[Cell],
+    des: &Design,
+    points: &[RunPoint],
+    curves: &[RunCurve],
+    opts: &PipelineOptions,
+    c_ref: f64,
+) -> Result<Approach3Report> {
+    let (a3, boot) = (&opts.a3, &opts.bootstrap);
+    Ok(match opts.a3_points {
+        A3Points::Final => approach3_report(cells, des, a3, boot, c_ref)?.0,
+        A3Points::Annealed => {
+            let (kept, data) = annealed_points(points)?;
+            let cs = make_cells(&kept);
+            let mut r = approach3_report(&cs, &design(&cs), a3, boot, c_ref)?.0;
+            r.data = Some(data);
+            r
+        }
+        // A CSV's checkpoints (column `run`) stand in for training curves.
+        A3Points::Curve { from, .. } if curves.is_empty() && points.iter().any(|p| p.run.is_some()) => {
+            approach3_report_runs(&checkpoint_sample(points, from), a3, boot, c_ref)?.0
+        }
+        A3Points::Curve { from, annealing_only } => {
+            approach3_report_runs(&curve_sample(points, curves, from, annealing_only)?, a3, boot, c_ref)?.0
+        }
+    })
 }
 
 /// Approach 1's samples without training curves: each point is a sample, and rows naming
@@ -127,10 +169,16 @@ pub fn fit_group(
     let des = design(&cells);
     let noise = seed_noise(&cells);
     let c_ref = opts.reference_flops.unwrap_or_else(|| cells.iter().map(|c| c.c).fold(0.0, f64::max));
-    let (a3, _) = approach3_report(&cells, &des, &opts.a3, &opts.bootstrap, c_ref)?;
+    let a3 = approach3_of(&cells, &des, points, curves, opts, c_ref)?;
     let (kaplan, mut skipped) = kaplan_reports(&cells, &des, &opts.a3.fit, &opts.bootstrap, opts.kaplan_e);
     let (a1, a2) = allocations(&cells, points, curves, opts, &mut skipped, warnings);
-    let ctx = Context { cells: &cells, points, params: opts.params, isoflop_gap: opts.isoflop_gap };
+    let ctx = Context {
+        cells: &cells,
+        points,
+        params: opts.params,
+        isoflop_gap: opts.isoflop_gap,
+        a3_data: a3.data.as_ref(),
+    };
     let a3_a = a3.derived.iter().find(|e| e.name == "a");
     let agree = agreement(a1.as_ref(), a2.as_ref(), a3_a, &ctx);
     let hold = if opts.holdout_top > 0 {
@@ -144,7 +192,7 @@ pub fn fit_group(
         runs: points.len(),
         cells: cells.len(),
         design: des,
-        interval_note: interval_note(noise.as_ref()),
+        interval_note: interval_note(noise.as_ref(), &a3),
         seed_noise: noise,
         approach3: Some(a3),
         kaplan,

@@ -15,7 +15,9 @@ use crate::fit::input::data::{make_cells, RunPoint};
 use crate::fit::input::source::{load_results, FlopsConvention, Loaded, ParamsConvention};
 use crate::fit::laws::allocation::ISOFLOP_GAP;
 use crate::fit::laws::approach3::{Approach3Options, Starts};
-use crate::fit::schema::{Conventions, CurvePoints, FitReport, GroupReport, Source, FIT_SCHEMA_VERSION};
+use crate::fit::schema::{
+    A3Points, Conventions, CurvePoints, FitReport, GroupReport, Source, FIT_SCHEMA_VERSION,
+};
 use crate::fit::solve::multistart::{FitOptions, COARSE_ROWS};
 use crate::fit::uncertainty::bootstrap::BootstrapOptions;
 use crate::fit::uncertainty::design::design;
@@ -69,6 +71,8 @@ pub struct FitRequest {
     /// Lower bound on E as given: a number of nats/token, or `runs` for the corpus entropy
     /// floor the runs recorded (resolved, and checked, once the runs are loaded).
     pub e_floor: Option<String>,
+    /// The points Approach 3 is fitted on (`--a3-points`; default each run's final point).
+    pub a3_points: A3Points,
 }
 
 impl Default for FitRequest {
@@ -94,6 +98,7 @@ impl Default for FitRequest {
             allow_mixed: false,
             overwrite: false,
             e_floor: None,
+            a3_points: A3Points::Final,
         }
     }
 }
@@ -133,6 +138,7 @@ fn load(args: &FitRequest) -> Result<(Source, Loaded)> {
                 )));
             }
             let mut points = crate::fit::input::csv::read_csv(csv)?;
+            check_csv_a3_points(args.a3_points, &points, csv)?;
             if let Some(k) = &args.group_by {
                 if k != "group" {
                     return Err(input_err(format!(
@@ -149,6 +155,28 @@ fn load(args: &FitRequest) -> Result<(Source, Loaded)> {
             ))
         }
         _ => Err(input_err("give either RESULTS_DIR or --csv FILE, not both")),
+    }
+}
+
+/// `--a3-points` with a CSV: only `curve:F`, and only when a `run` column names the run each
+/// row is a checkpoint of (a CSV has no schedules and no separate final eval).
+fn check_csv_a3_points(p: A3Points, points: &[RunPoint], csv: &Path) -> Result<()> {
+    let keep = "pass the sweep's RESULTS_DIR, or drop --a3-points (a CSV's rows are fitted as given)";
+    match p {
+        A3Points::Final => Ok(()),
+        A3Points::Curve { annealing_only: false, .. } if points.iter().any(|r| r.run.is_some()) => Ok(()),
+        A3Points::Curve { annealing_only: false, .. } => Err(input_err(format!(
+            "--a3-points {} with --csv {}: no `run` column says which rows are checkpoints of one run; fix: add a \
+             `run` column (the run each row was taken from), or {keep}",
+            p.name(),
+            csv.display()
+        ))),
+        _ => Err(input_err(format!(
+            "--a3-points {} with --csv {}: telling annealed points from the others needs each run's schedule, which \
+             only a results folder records; fix: {keep}",
+            p.name(),
+            csv.display()
+        ))),
     }
 }
 
@@ -205,6 +233,9 @@ pub fn poorer_than_existing(out: &Path, args: &FitRequest) -> Vec<String> {
     }
     if let (Some(e), None) = (c.e_floor, &args.e_floor) {
         lost.push(format!("--e-floor {e}"));
+    }
+    if !c.a3_points.is_final() && c.a3_points != args.a3_points {
+        lost.push(format!("--a3-points {} (this fit: {})", c.a3_points.name(), args.a3_points.name()));
     }
     lost
 }
@@ -275,6 +306,7 @@ fn pipeline_options(args: &FitRequest, loaded: &Loaded) -> Result<PipelineOption
         holdout_top: args.holdout_top,
         reference_flops: args.reference_flops,
         params: args.params,
+        a3_points: args.a3_points,
     })
 }
 
@@ -345,6 +377,7 @@ pub fn fit_report(args: &FitRequest) -> Result<(FitReport, PathBuf)> {
             group_by: group_key,
             e_floor: opts.a3.fit.e_floor,
             allow_mixed: args.allow_mixed,
+            a3_points: args.a3_points,
         },
         excluded: loaded.excluded,
         groups,

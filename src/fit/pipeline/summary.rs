@@ -75,6 +75,11 @@ fn approach3(out: &mut String, a3: &Approach3Report) {
         "\nApproach 3 (Besiroglu et al. 2024 procedure): {}  [R² log = {:.4}, RMSE log = {:.4}; {}/{} starts converged]",
         a3.form, a3.quality.r2_log, a3.quality.rmse_log, a3.converged_starts, a3.starts
     );
+    if let Some(d) = &a3.data {
+        for l in d.lines() {
+            let _ = writeln!(out, "  {l}");
+        }
+    }
     let notes = Footnotes::collect(a3.params.iter().chain(&a3.derived));
     for e in a3.params.iter().chain(&a3.derived) {
         let _ = writeln!(out, "  {}", estimate_line_noted(e, &notes));
@@ -185,6 +190,9 @@ pub fn render(r: &FitReport) -> String {
         c.flops.name(),
         c.loss
     );
+    if !c.a3_points.is_final() {
+        let _ = writeln!(out, "Approach 3 fitted on --a3-points {} (see each group's Approach 3 section)", c.a3_points.name());
+    }
     if let Some(f) = c.e_floor {
         let _ = writeln!(
             out,

@@ -21,6 +21,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::fit::estimate::Estimate;
+use crate::fit::input::a3_points::{A3Data, A3Points};
 use crate::fit::input::data::{Cell, RunPoint};
 use crate::fit::input::source::ParamsConvention;
 use crate::fit::laws::allocation::{isoflop_groups, AllocationReport};
@@ -87,6 +88,8 @@ pub struct Context<'a> {
     pub params: ParamsConvention,
     /// Approach 2's budget clustering gap, decades.
     pub isoflop_gap: f64,
+    /// What Approach 3 was fitted on, when not the final points (`--a3-points`).
+    pub a3_data: Option<&'a A3Data>,
 }
 
 /// The agreement section, when at least two approaches give a finite a: Approaches 1 and 2's
@@ -212,7 +215,30 @@ fn reasons(a1: Option<&AllocationReport>, a2: Option<&AllocationReport>, ctx: &C
     if let Some(r) = checkpoints(a1, ctx.points) {
         out.push(r);
     }
+    out.extend(ctx.a3_data.and_then(a3_curve_points));
     out
+}
+
+/// The "points before the end of the schedule" reason for Approach 3 itself, when it was
+/// fitted on curve points (`--a3-points curve:F` or `curve-annealing:F`).
+fn a3_curve_points(d: &A3Data) -> Option<String> {
+    let A3Points::Curve { annealing_only, .. } = d.policy else { return None };
+    if d.before_end == 0 {
+        return None;
+    }
+    let which = if annealing_only {
+        "taken while the LR was decaying but before their run's end: they sit between the stable-phase loss and the \
+         annealed law"
+    } else {
+        "taken before their run's end, un-annealed: they sit above the loss a run annealed at that length reaches"
+    };
+    Some(format!(
+        "curve points before the end of the schedule: Approach 3 is fitted with --a3-points {}, and {} of its {} points \
+         were {which}, more so at small D, which steepens its D term (larger β, hence larger a = β/(α+β))",
+        d.policy.name(),
+        d.before_end,
+        d.points
+    ))
 }
 
 /// Budgets whose Approach 2 minimum lies outside the middle half of their sampled ln N range.
@@ -287,7 +313,7 @@ mod tests {
     }
 
     fn ctx(points: &[RunPoint]) -> Context<'_> {
-        Context { cells: &[], points, params: ParamsConvention::Total, isoflop_gap: 0.05 }
+        Context { cells: &[], points, params: ParamsConvention::Total, isoflop_gap: 0.05, a3_data: None }
     }
 
     #[test]

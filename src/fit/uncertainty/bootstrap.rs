@@ -1,4 +1,6 @@
-//! Nonparametric bootstrap over cells, with seed replicates resampled inside each cell.
+//! Nonparametric bootstrap over cells, with seed replicates resampled inside each cell; and,
+//! when Approach 3 is fitted on training-curve points (`fit --a3-points curve:F`), over whole
+//! runs ([`resample_runs`]).
 //!
 //! Each replicate draws as many cells as there are, with replacement, each with all its seeds
 //! (its mean loss); with `within_cell` it also redraws the seeds of every drawn cell with
@@ -66,20 +68,36 @@ pub fn rep_rng(seed: u64, rep: usize) -> ChaCha8Rng {
     rng
 }
 
+/// One resampled data set of whole runs: as many runs as there are, drawn with replacement,
+/// each with all its points (a cluster bootstrap: Davison & Hinkley 1997, §3.8). The points of
+/// one run share its errors (its seed, its validation windows, the path of its training), so
+/// resampling points one by one would treat them as independent and give intervals too narrow.
+pub fn resample_runs<R: Rng>(runs: &[Vec<Obs>], rng: &mut R) -> Vec<Obs> {
+    let mut out = Vec::new();
+    for _ in 0..runs.len() {
+        out.extend_from_slice(&runs[rng.gen_range(0..runs.len())]);
+    }
+    out
+}
+
+/// `draw` run on replicate `rep`'s RNG for each of `opts.reps` replicates, in parallel; failed
+/// ones (`None`) are dropped.
+fn replicates<T, F>(opts: &BootstrapOptions, draw: F) -> Vec<T>
+where
+    T: Send,
+    F: Fn(&mut ChaCha8Rng) -> Option<T> + Sync,
+{
+    let out: Vec<Option<T>> = (0..opts.reps).into_par_iter().map(|rep| draw(&mut rep_rng(opts.seed, rep))).collect();
+    out.into_iter().flatten().collect()
+}
+
 /// Runs `refit` on `reps` resampled data sets in parallel; failed refits are dropped.
 pub fn bootstrap_with<T, F>(cells: &[Cell], opts: &BootstrapOptions, refit: F) -> Vec<T>
 where
     T: Send,
     F: Fn(&[Cell]) -> Option<T> + Sync,
 {
-    let out: Vec<Option<T>> = (0..opts.reps)
-        .into_par_iter()
-        .map(|rep| {
-            let mut rng = rep_rng(opts.seed, rep);
-            refit(&resample_cells(cells, opts.within_cell, &mut rng))
-        })
-        .collect();
-    out.into_iter().flatten().collect()
+    replicates(opts, |rng| refit(&resample_cells(cells, opts.within_cell, rng)))
 }
 
 /// Bootstrap of Approach 3: one refitted law per successful replicate.
@@ -93,6 +111,22 @@ pub fn bootstrap_approach3(
     let inner = FitOptions { parallel: false, ..*fit_opts };
     bootstrap_with(cells, opts, |cs| {
         let data = LogData::from_obs(&cell_obs(cs));
+        refit_approach3(&data, &starts, &inner).filter(|f| f.best_converged).map(|f| f.law)
+    })
+}
+
+/// Bootstrap of Approach 3 on curve points: each replicate refits on [`resample_runs`] of
+/// `runs` (each run's observations), from the full fit's minima and the refit grid.
+pub fn bootstrap_runs_approach3(
+    runs: &[Vec<Obs>],
+    fit: &Approach3Fit,
+    fit_opts: &FitOptions,
+    opts: &BootstrapOptions,
+) -> Vec<ChinchillaLaw> {
+    let starts = refit_starts(fit);
+    let inner = FitOptions { parallel: false, ..*fit_opts };
+    replicates(opts, |rng| {
+        let data = LogData::from_obs(&resample_runs(runs, rng));
         refit_approach3(&data, &starts, &inner).filter(|f| f.best_converged).map(|f| f.law)
     })
 }
@@ -123,6 +157,33 @@ mod tests {
             }
         }
         assert!(seen_seed_mix, "seeds within a cell are resampled");
+    }
+
+    /// Every resampled data set is a union of whole runs: each drawn run with all its points,
+    /// as many runs as there are, no run cut short (issue #21).
+    #[test]
+    fn resample_runs_draws_whole_runs() {
+        // Run r has r + 1 points, all with N = r + 1 (so each point names its run).
+        let runs: Vec<Vec<Obs>> =
+            (0..6).map(|r| (0..=r).map(|k| Obs::new((r + 1) as f64, 1e6 * (k + 1) as f64, 3.0)).collect()).collect();
+        let mut rng = rep_rng(3, 0);
+        let mut drawn_twice = false;
+        for _ in 0..200 {
+            let obs = resample_runs(&runs, &mut rng);
+            let mut copies = 0;
+            for (r, run) in runs.iter().enumerate() {
+                let of_run: Vec<&Obs> = obs.iter().filter(|o| o.n == (r + 1) as f64).collect();
+                let k = of_run.len() / run.len();
+                assert_eq!(of_run.len(), k * run.len(), "run {r}: {} points, not whole copies", of_run.len());
+                for p in run {
+                    assert_eq!(of_run.iter().filter(|o| o.d == p.d).count(), k, "run {r} drawn {k} times");
+                }
+                copies += k;
+                drawn_twice |= k > 1;
+            }
+            assert_eq!(copies, runs.len(), "as many runs as there are");
+        }
+        assert!(drawn_twice, "runs are drawn with replacement");
     }
 
     #[test]

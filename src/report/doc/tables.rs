@@ -84,6 +84,9 @@ pub fn approach3_table(cols: &[Column<'_>], floors: &[f64]) -> Vec<Block> {
             b.converged, b.reps, b.resampling
         ));
     }
+    if let Some(d) = &a3.data {
+        notes.extend(d.lines().into_iter().map(|l| format!("Approach 3 {l}.")));
+    }
     if let Some(g) = cols[0].1 {
         notes.push(g.interval_note.clone());
         // When the data are not additive, the footnotes above already say so.
