@@ -102,13 +102,22 @@ fn curve_points_on_a_csv_need_its_run_column() {
     assert_eq!((d.runs, d.points, d.before_end), (16, 32, 16));
     assert!(a3.bootstrap.as_ref().expect("bootstrap").resampling.starts_with("whole runs"));
     for (header, rows, flag, says) in [
-        ("N,D,loss", rows.lines().map(|l| l.rsplit_once(',').expect("run").0.to_string() + "\n").collect(), "curve:0.5", "no `run` column"),
+        (
+            "N,D,loss",
+            rows.lines().map(|l| l.rsplit_once(',').expect("run").0.to_string() + "\n").collect(),
+            "curve:0.5",
+            "no `run` column",
+        ),
         ("N,D,loss,run", rows.clone(), "annealed", "needs each run's schedule"),
         ("N,D,loss,run", rows.clone(), "curve-annealing", "needs each run's schedule"),
     ] {
         let e = fit_csv(header, &rows, &["--a3-points", flag]).expect_err(flag);
         let msg = format!("{e:#}");
-        assert!(is_input_error(&e) && msg.contains(&format!("--a3-points {}", A3Points::parse(flag).expect("valid").name())), "{msg}");
+        assert!(
+            is_input_error(&e)
+                && msg.contains(&format!("--a3-points {}", A3Points::parse(flag).expect("valid").name())),
+            "{msg}"
+        );
         assert!(msg.contains("with --csv") && msg.contains(says) && msg.contains("fix:"), "{msg}");
     }
 }

@@ -321,7 +321,9 @@ pub fn curve_sample(
                         continue;
                     }
                     let annealing = rc.annealing_from.is_some_and(|a| t > a);
-                    if t >= from * p.d && dropped.keep(annealing || !annealing_only, &mut seen, [p.n, t, loss]) {
+                    if t >= from * p.d
+                        && dropped.keep(annealing || !annealing_only, &mut seen, [p.n, t, loss])
+                    {
                         idx.push(out.len());
                         out.push(curve_point(p, t, loss));
                     }
@@ -374,11 +376,13 @@ fn dropped_notes(d: &Dropped) -> Vec<String> {
         ));
     }
     if d.no_curve > 0 {
-        notes.push(format!("{} runs have no training curve (curves/ID.jsonl): their final point only", d.no_curve));
+        notes.push(format!(
+            "{} runs have no training curve (curves/ID.jsonl): their final point only",
+            d.no_curve
+        ));
     }
     notes
 }
-
 
 /// `curve:F` on CSV rows whose `run` column names the run each row is a checkpoint of: a run's
 /// rows at D ≥ F·D_run (D_run its largest D, taken as its end), each an observation, the

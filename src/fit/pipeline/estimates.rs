@@ -86,7 +86,8 @@ pub fn approach3_report_runs(
     let laws: Vec<ChinchillaLaw> =
         if boot.reps > 0 { bootstrap_runs_approach3(&runs, &fit, &a3.fit, boot) } else { Vec::new() };
     // Seeds are replicated when two runs end at the same (N, D).
-    let finals: Vec<RunPoint> = sample.runs.iter().filter_map(|r| r.last().map(|&i| sample.points[i].clone())).collect();
+    let finals: Vec<RunPoint> =
+        sample.runs.iter().filter_map(|r| r.last().map(|&i| sample.points[i].clone())).collect();
     let info = (boot.reps > 0).then(|| BootstrapInfo {
         reps: boot.reps,
         converged: laws.len(),

@@ -191,7 +191,11 @@ pub fn render(r: &FitReport) -> String {
         c.loss
     );
     if !c.a3_points.is_final() {
-        let _ = writeln!(out, "Approach 3 fitted on --a3-points {} (see each group's Approach 3 section)", c.a3_points.name());
+        let _ = writeln!(
+            out,
+            "Approach 3 fitted on --a3-points {} (see each group's Approach 3 section)",
+            c.a3_points.name()
+        );
     }
     if let Some(f) = c.e_floor {
         let _ = writeln!(

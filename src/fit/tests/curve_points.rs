@@ -91,7 +91,8 @@ fn write(dir: &Path, sw: &Sweep) {
                 }
                 let d = steps * PER_STEP;
                 let id = format!("n{i}s{steps}r{seed}");
-                let final_loss = law.loss(n as f64, d as f64) * jitter(sw.noise, u64::MAX - (i as u64) * 100_000 - steps - seed);
+                let final_loss = law.loss(n as f64, d as f64)
+                    * jitter(sw.noise, u64::MAX - (i as u64) * 100_000 - steps - seed);
                 let mut v = run_json(&id, n, d, Some(final_loss), "ok", corpus.clone());
                 let spec = &mut v["spec"];
                 spec["schedule"] = json!(sw.schedule);
@@ -186,7 +187,10 @@ fn a_curve_fit_is_not_silently_replaced() {
     fit_report(&req("curve:0.5", false)).expect("curve fit");
     let e = fit_report(&req("final", false)).expect_err("would replace the curve fit");
     let msg = format!("{e:#}");
-    assert!(crate::error::is_input_error(&e) && msg.contains("--a3-points curve:0.5 (this fit: final)"), "{msg}");
+    assert!(
+        crate::error::is_input_error(&e) && msg.contains("--a3-points curve:0.5 (this fit: final)"),
+        "{msg}"
+    );
     fit_report(&req("final", true)).expect("--overwrite replaces it");
 }
 
@@ -229,7 +233,15 @@ mod selection {
 
     fn curve(p: &RunPoint, points: &[(f64, f64)], annealing_from: Option<f64>) -> RunCurve {
         let (id, n, schedule) = (p.id.clone(), p.n, p.schedule.clone());
-        RunCurve { id, n, flops_per_token: 6.0 * n, schedule, points: points.to_vec(), group: None, annealing_from }
+        RunCurve {
+            id,
+            n,
+            flops_per_token: 6.0 * n,
+            schedule,
+            points: points.to_vec(),
+            group: None,
+            annealing_from,
+        }
     }
 
     #[test]
@@ -238,7 +250,10 @@ mod selection {
             assert_eq!(A3Points::parse(s).expect(s).name(), s);
         }
         assert_eq!(A3Points::parse("curve"), Ok(A3Points::Curve { from: 0.5, annealing_only: false }));
-        assert_eq!(A3Points::parse("curve-annealing"), Ok(A3Points::Curve { from: 0.5, annealing_only: true }));
+        assert_eq!(
+            A3Points::parse("curve-annealing"),
+            Ok(A3Points::Curve { from: 0.5, annealing_only: true })
+        );
         for (bad, says) in [
             ("curve:1.5", "outside [0, 1]"),
             ("curve:-0.1", "outside [0, 1]"),
@@ -266,7 +281,11 @@ mod selection {
         let cosine = run("k", 2e6, 1000.0, 1.9, "cosine");
         let constant = run("z", 4e6, 1000.0, 1.8, "constant");
         let curves = vec![
-            curve(&parent, &[(200.0, 3.0), (400.0, 2.8), (600.0, 2.6), (800.0, 2.5), (900.0, 2.2), (1000.0, 2.1)], Some(800.0)),
+            curve(
+                &parent,
+                &[(200.0, 3.0), (400.0, 2.8), (600.0, 2.6), (800.0, 2.5), (900.0, 2.2), (1000.0, 2.1)],
+                Some(800.0),
+            ),
             curve(&branch, &[(200.0, 3.0), (400.0, 2.8), (450.0, 2.5), (500.0, 2.45)], Some(400.0)),
             curve(&cosine, &[(100.0, 3.5), (500.0, 2.3), (1000.0, 1.95)], Some(10.0)),
             curve(&constant, &[(500.0, 2.2), (1000.0, 1.85)], None),
@@ -303,15 +322,27 @@ mod selection {
         assert_eq!((d.runs, d.points, d.before_end, d.periodic_runs), (4, 12, 8, 4));
         let [m, _] = d.periodic_minus_final.expect("periodic vs final");
         assert!((m - 0.0625).abs() < 1e-12, "{m}");
-        assert!(d.notes.iter().any(|n| n.starts_with("1 evaluations appear in several runs")), "{:?}", d.notes);
+        assert!(
+            d.notes.iter().any(|n| n.starts_with("1 evaluations appear in several runs")),
+            "{:?}",
+            d.notes
+        );
 
         let s = curve_sample(&points, &curves, 0.3, true).expect("curve-annealing:0.3");
         assert_eq!(
             picked(&s),
             vec![want("p", &[900.0, 1000.0]), want("k", &[500.0, 1000.0]), want("b", &[450.0, 500.0])]
         );
-        assert!(s.data.notes.iter().any(|n| n.contains("1 runs whose LR never decays (constant: 1)")), "{:?}", s.data.notes);
-        assert!(s.data.notes.iter().any(|n| n.starts_with("left out 5 evaluations taken before the LR")), "{:?}", s.data.notes);
+        assert!(
+            s.data.notes.iter().any(|n| n.contains("1 runs whose LR never decays (constant: 1)")),
+            "{:?}",
+            s.data.notes
+        );
+        assert!(
+            s.data.notes.iter().any(|n| n.starts_with("left out 5 evaluations taken before the LR")),
+            "{:?}",
+            s.data.notes
+        );
     }
 
     #[test]
@@ -323,7 +354,10 @@ mod selection {
         assert_eq!((d.runs, d.points, d.bootstrap_unit.as_str()), (3, 3, "cells"));
         let e = annealed_points(&points[3..]).expect_err("constant only");
         let msg = format!("{e:#}");
-        assert!(crate::error::is_input_error(&e) && msg.contains("no run's schedule anneals (constant: 1)"), "{msg}");
+        assert!(
+            crate::error::is_input_error(&e) && msg.contains("no run's schedule anneals (constant: 1)"),
+            "{msg}"
+        );
         assert!(msg.contains("fix:"), "{msg}");
     }
 }

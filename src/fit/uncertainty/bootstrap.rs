@@ -87,7 +87,8 @@ where
     T: Send,
     F: Fn(&mut ChaCha8Rng) -> Option<T> + Sync,
 {
-    let out: Vec<Option<T>> = (0..opts.reps).into_par_iter().map(|rep| draw(&mut rep_rng(opts.seed, rep))).collect();
+    let out: Vec<Option<T>> =
+        (0..opts.reps).into_par_iter().map(|rep| draw(&mut rep_rng(opts.seed, rep))).collect();
     out.into_iter().flatten().collect()
 }
 
@@ -164,8 +165,9 @@ mod tests {
     #[test]
     fn resample_runs_draws_whole_runs() {
         // Run r has r + 1 points, all with N = r + 1 (so each point names its run).
-        let runs: Vec<Vec<Obs>> =
-            (0..6).map(|r| (0..=r).map(|k| Obs::new((r + 1) as f64, 1e6 * (k + 1) as f64, 3.0)).collect()).collect();
+        let runs: Vec<Vec<Obs>> = (0..6)
+            .map(|r| (0..=r).map(|k| Obs::new((r + 1) as f64, 1e6 * (k + 1) as f64, 3.0)).collect())
+            .collect();
         let mut rng = rep_rng(3, 0);
         let mut drawn_twice = false;
         for _ in 0..200 {
