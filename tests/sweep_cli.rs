@@ -28,8 +28,9 @@ fn smoke_sweep_end_to_end_then_nothing_to_do() {
     // Per-size hyperparameters are logged in every result.
     assert!(rs.iter().all(|r| r["spec"]["learning_rate"].is_f64() && r["spec"]["lr_rule"] == "sqrt"));
     let csv = std::fs::read_to_string(store.join("runs.csv")).unwrap();
-    assert!(csv
-        .starts_with("id,index,status,reason,params_total,params_nonembedding,tokens,flops_6nd,flops_exact"));
+    assert!(csv.starts_with(
+        "id,index,status,reason,params_total,params_nonembedding,tokens,epochs,flops_6nd,flops_exact"
+    ));
     assert_eq!(csv.lines().count(), 9);
     let again = sweep(d.path(), "configs/smoke.toml", &[]);
     assert!(again.status.success());
