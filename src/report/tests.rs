@@ -75,6 +75,8 @@ fn palette_pixels(path: &Path) -> Vec<usize> {
     counts
 }
 
+// Long on purpose (issue #20): one end-to-end report of one synthetic sweep, checked section by
+// section; split, each part would redo the sweep and the fit.
 #[test]
 fn synthetic_sweep_report_has_fit_json_numbers_and_figures_with_data() {
     let t = tempfile::tempdir().expect("tempdir");

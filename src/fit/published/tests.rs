@@ -277,6 +277,8 @@ fn porian_per_configuration_a() {
     assert!(ok.iter().all(|&b| b), "Porian: some values differ (see above)");
 }
 
+// Long on purpose (issue #20): both Gemstones fits share one read of the data and print side by
+// side with the paper's numbers; split, the comparison table would be torn in two.
 #[test]
 fn gemstones_approach3_and_approach1() {
     let Some(hot) = data("gemstones_approach3_and_approach1", "gemstones/wandb_df_for_fitting_hot.jsonl")
