@@ -3,6 +3,7 @@
 
 use crate::fit::input::data::RunPoint;
 use crate::fit::input::source::{FlopsConvention, ParamsConvention};
+use crate::fit::stats::t975;
 
 use super::figure::tick_label;
 
@@ -133,21 +134,6 @@ pub fn c_label(f: FlopsConvention) -> String {
 pub const LOSS_LABEL: &str = "validation loss (nats/token)";
 /// Axis label of D.
 pub const D_LABEL: &str = "D (training tokens)";
-
-/// Two-sided 95% Student t quantile t₀.₉₇₅(df): the table for df ≤ 30, then the
-/// Cornish–Fisher term z + (z³ + z)/(4·df) (within 0.002 of the exact value past 30).
-pub fn t975(df: usize) -> f64 {
-    const T: [f64; 30] = [
-        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
-        2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
-        2.045, 2.042,
-    ];
-    match df {
-        0 => f64::INFINITY,
-        1..=30 => T[df - 1],
-        _ => 1.959964 + (1.959964f64.powi(3) + 1.959964) / (4.0 * df as f64),
-    }
-}
 
 /// The 95% confidence band of a least-squares polynomial y = Σ_k β_k·x^k (k ≤ `degree`,
 /// 1 = a line, 2 = a parabola) through (`xs`, `ys`), at each of `at`: ŷ ± t₀.₉₇₅(n − p)·s·
